@@ -1,0 +1,21 @@
+/* Resource limits applied to every hostile input. Each limit that is hit adds
+ * an entry to the message's errors; analysis then continues on what was read. */
+#ifndef BULWARK_LIMITS_H
+#define BULWARK_LIMITS_H
+
+#include <stddef.h>
+
+typedef struct bw_limits {
+	size_t max_message_bytes;   /* raw message size read; the rest is cut */
+	unsigned max_mime_depth;    /* nesting of multiparts and message/rfc822 */
+	unsigned max_parts;         /* MIME parts per message, all levels */
+	size_t max_decoded_bytes;   /* decoded bytes per message, all parts */
+	size_t max_html_bytes;      /* one HTML part handed to the HTML parser */
+	unsigned max_html_depth;    /* element nesting walked in one HTML part */
+	unsigned max_resources;     /* remote resources listed per message */
+	unsigned max_links;         /* links listed per message */
+} bw_limits;
+
+void bw_limits_default(bw_limits *l);
+
+#endif

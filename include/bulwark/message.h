@@ -1,0 +1,142 @@
+/* The parsed message: what the parse stage (src/mail) produces and every later
+ * stage reads. Extraction, detection and scoring add to it in that order. */
+#ifndef BULWARK_MESSAGE_H
+#define BULWARK_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bulwark/limits.h"
+#include "bulwark/util.h"
+
+typedef enum bw_part_kind {
+	BW_PART_TEXT,       /* text/plain and other text types shown inline */
+	BW_PART_HTML,       /* text/html shown inline */
+	BW_PART_ATTACHMENT  /* everything else, and text parts marked attachment */
+} bw_part_kind;
+
+typedef struct bw_part {
+	bw_part_kind kind;
+	char *content_type;   /* "type/subtype", lower-case */
+	char *filename;       /* decoded (RFC 2231/2047), or NULL */
+	char *data;           /* decoded content; text and HTML converted to UTF-8; NUL-terminated */
+	size_t len;
+	unsigned depth;       /* MIME nesting depth, 0 for the top-level body */
+	char sha256[65];      /* hex digest of data */
+} bw_part;
+
+typedef struct bw_address {
+	char *name;     /* display name, decoded, or NULL */
+	char *address;  /* addr-spec, or NULL */
+} bw_address;
+
+typedef struct bw_header {
+	char *name;
+	char *value;    /* unfolded, raw (not RFC 2047 decoded) */
+} bw_header;
+
+/* Tracker verdict kinds, as a bit set. */
+enum {
+	BW_TRACK_PIXEL = 1u << 0,           /* at most 2x2 */
+	BW_TRACK_HIDDEN = 1u << 1,          /* not visible */
+	BW_TRACK_KNOWN = 1u << 2,           /* matches a tracker list */
+	BW_TRACK_RECIPIENT_TOKEN = 1u << 3, /* URL carries the recipient's address */
+	BW_TRACK_UNIQUE_TOKEN = 1u << 4     /* high-entropy per-message identifier */
+};
+
+typedef struct bw_tracker {
+	unsigned kinds;
+	char *vendor;         /* or NULL */
+	double confidence;    /* 0..1 */
+	bw_strvec reasons;
+	char *token_form;     /* recipient-token encoding ("md5", "base64", ...) or NULL */
+} bw_tracker;
+
+/* Flags on resources and links found while extracting HTML. */
+enum {
+	BW_RES_TINY = 1u << 0,            /* rendered at most 2x2 (attributes or CSS) */
+	BW_RES_HIDDEN = 1u << 1,          /* element or an ancestor hidden */
+	BW_RES_CANDIDATE = 1u << 2,       /* srcset/picture candidate: browser picks one */
+	BW_LINK_TEXT_IS_URL = 1u << 3,    /* visible text looks like a URL or domain */
+	BW_LINK_ZERO_SIZE_TEXT = 1u << 4  /* text rendered at zero size */
+};
+
+typedef struct bw_resource {
+	char *url;            /* WHATWG-serialized absolute URL */
+	const char *element;  /* static: "img", "img-srcset", "css-background", ... */
+	bool on_open;         /* fetched merely by displaying the message */
+	unsigned flags;       /* BW_RES_* */
+	int width, height;    /* CSS pixels when known, else -1 */
+	unsigned part;        /* index into bw_message.parts */
+	size_t span_start;    /* byte span in the part's HTML that sanitize neutralizes */
+	size_t span_end;
+	bw_tracker *tracker;  /* NULL, or the tracker verdict */
+} bw_resource;
+
+typedef struct bw_link {
+	char *url;            /* serialized absolute URL (any scheme) */
+	char *text;           /* visible text, white space collapsed */
+	char *unwrapped;      /* destination recovered from a redirect wrapper, or NULL */
+	unsigned flags;       /* BW_LINK_* */
+	unsigned part;
+	size_t span_start;    /* span of the href attribute value (without quotes) */
+	size_t span_end;
+	bw_tracker *tracker;
+} bw_link;
+
+typedef enum bw_severity { BW_SEV_INFO, BW_SEV_LOW, BW_SEV_MEDIUM, BW_SEV_HIGH } bw_severity;
+
+typedef struct bw_finding {
+	char *id;             /* UPPER_SNAKE */
+	bw_severity severity;
+	double score;
+	char *summary;        /* one human sentence */
+	bw_strvec attack;     /* ATT&CK technique IDs */
+	char *evidence_json;  /* a JSON object, serialized */
+} bw_finding;
+
+typedef enum bw_verdict { BW_CLEAN, BW_SUSPICIOUS, BW_MALICIOUS } bw_verdict;
+
+typedef struct bw_message {
+	/* parse */
+	char *source;
+	char *message_id;
+	bw_address from;
+	bw_address reply_to;
+	char *return_path;
+	char *subject;
+	char *recipient;      /* address used for token checks (--recipient, Delivered-To, X-Original-To, To) */
+	bw_header *headers;
+	size_t nheaders;
+	bw_part *parts;
+	size_t nparts, capparts;
+	bw_strvec errors;     /* parse problems and limits hit, from any stage */
+
+	/* extract */
+	bw_resource *resources;
+	size_t nresources, capresources;
+	bw_link *links;
+	size_t nlinks, caplinks;
+
+	/* detect, score */
+	bw_finding *findings;
+	size_t nfindings, capfindings;
+	double score;
+	bw_verdict verdict;
+} bw_message;
+
+void bw_message_free(bw_message *m);
+const char *bw_message_header(const bw_message *m, const char *name); /* first, or NULL */
+
+bw_resource *bw_message_add_resource(bw_message *m);  /* zeroed, width/height -1 */
+bw_link *bw_message_add_link(bw_message *m);          /* zeroed */
+bw_finding *bw_message_add_finding(bw_message *m, const char *id, bw_severity sev,
+				   double score, const char *summary);
+
+bw_tracker *bw_tracker_new(void);
+void bw_tracker_free(bw_tracker *t);
+
+const char *bw_severity_name(bw_severity s);
+const char *bw_verdict_name(bw_verdict v);
+
+#endif

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what Bulwark needs to build, test and benchmark on Debian 12, as
+# root. Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+
+need_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: run as root (apt-get install needs it)" >&2
+		exit 2
+	fi
+}
+
+PACKAGES=(
+	# build
+	build-essential meson ninja-build pkg-config
+	# libraries
+	libgmime-3.0-dev libglib2.0-dev libgumbo-dev libpsl-dev libidn2-dev
+	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev
+	# tests: real browser for the on-open comparison, node to drive it
+	chromium-headless-shell nodejs python3
+	# benchmarks: the tools we compare against
+	rspamd
+)
+
+need_root
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# npm comes with Debian's nodejs only as a separate package; some machines
+# have a nodejs build that bundles it. Install Debian's only when absent.
+if ! command -v npm >/dev/null 2>&1; then
+	apt-get install -y -qq --no-install-recommends npm
+fi
+# rspamd's package starts a system daemon; the benchmark runs its own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet rspamd 2>/dev/null; then
+	systemctl stop rspamd || true
+fi

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Builds Bulwark twice (plain, and with AddressSanitizer + UBSan) and runs
+# every test: unit (cmocka), CLI, all shared corpora and the headless-Chromium
+# comparisons. Ends with one line "N passed, N failed".
+#   BULWARK_BROWSER_LIMIT  messages for the browser comparison (default 300)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+	bash scripts/install-deps.sh || exit 2
+fi
+
+meson setup build --buildtype=debugoptimized >/dev/null 2>&1 || meson setup --reconfigure build >/dev/null || exit 2
+meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null 2>&1 ||
+	meson setup --reconfigure build-asan >/dev/null || exit 2
+ninja -C build || exit 2
+ninja -C build-asan || exit 2
+
+if [ -f tests/browser/package.json ]; then
+	(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || exit 2
+fi
+
+# Unit and CLI tests on both builds; the corpora under the sanitizers; the
+# browser comparisons on the plain build (the browser dominates their time).
+meson test -C build --suite unit --suite cli --suite browser --print-errorlogs
+meson test -C build-asan --suite unit --suite cli --suite corpus --print-errorlogs
+
+python3 - <<'PY'
+import json
+passed = failed = 0
+for d in ("build", "build-asan"):
+    try:
+        lines = open(f"{d}/meson-logs/testlog.json").read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line)
+        if r["result"] in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r["result"] != "SKIP":
+            failed += 1
+            print(f"FAILED: {d}: {r['name']} ({r['result']})")
+print(f"{passed} passed, {failed} failed")
+raise SystemExit(1 if failed else 0)
+PY

@@ -1,0 +1,36 @@
+/* Registrable domains (eTLD+1): what "the same site" means when comparing a
+ * link's host with the sender's or with a tracker list. Owns nothing but the
+ * lookup in libpsl's built-in Public Suffix List. */
+#include "bulwark/url.h"
+#include "bulwark/util.h"
+
+#include <arpa/inet.h>
+#include <libpsl.h>
+#include <string.h>
+
+/* An IP address has no suffix to strip; libpsl would cut "1.2.3.4" to "3.4". */
+static bool is_ip_literal(const char *host)
+{
+	unsigned char addr[16];
+	size_t n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		char tmp[64];
+		if (n - 2 >= sizeof tmp)
+			return false;
+		memcpy(tmp, host + 1, n - 2);
+		tmp[n - 2] = '\0';
+		return inet_pton(AF_INET6, tmp, addr) == 1;
+	}
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+char *bw_registrable_domain(const char *host)
+{
+	if (!host || !*host)
+		return NULL;
+	if (is_ip_literal(host))
+		return bw_xstrdup(host);
+	const char *rd = psl_registrable_domain(psl_builtin(), host);
+	/* NULL when host is itself a public suffix ("co.uk", "github.io") */
+	return bw_xstrdup(rd ? rd : host);
+}

@@ -9,6 +9,7 @@
 #include "bulwark/html.h"
 #include "bulwark/mail.h"
 #include "bulwark/report.h"
+#include "bulwark/url.h"
 #include "detect/detect.h"
 
 void bw_config_default(bw_config *cfg)
@@ -129,12 +130,42 @@ void bw_engine_free(bw_engine *e)
 	free(e);
 }
 
+/* Links in a plain-text part: what a mail client would make clickable. */
+static void extract_text_links(bw_message *m, unsigned part, const bw_limits *lim)
+{
+	const bw_part *p = &m->parts[part];
+	size_t pos = 0, start, end;
+	while (bw_text_next_url(p->data, p->len, &pos, &start, &end)) {
+		if (m->nlinks >= lim->max_links)
+			return; /* bw_html_extract reports the limit for HTML parts */
+		bw_buf in = {0};
+		if (bw_ascii_istartswith(p->data + start, "www."))
+			bw_buf_puts(&in, "http://");
+		bw_buf_append(&in, p->data + start, end - start);
+		bw_url u;
+		if (bw_url_parse(in.data, in.len, NULL, &u) == 0) {
+			bw_link *l = bw_message_add_link(m);
+			l->url = bw_xstrdup(u.href);
+			l->text = bw_xstrndup(p->data + start, end - start);
+			l->unwrapped = bw_url_unwrap(&u);
+			l->flags = BW_LINK_TEXT_IS_URL;
+			l->part = part;
+			l->span_start = start;
+			l->span_end = end;
+			bw_url_free(&u);
+		}
+		bw_buf_free(&in);
+	}
+}
+
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_HTML)
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);
+		else if (m->parts[i].kind == BW_PART_TEXT)
+			extract_text_links(m, (unsigned)i, &e->cfg.limits);
 	bw_detect_all(m, e);
 	bw_score(m, &e->cfg);
 }

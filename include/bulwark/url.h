@@ -58,4 +58,9 @@ char *bw_registrable_domain(const char *host);
  * destination (none, or several different ones: ambiguous). */
 char *bw_url_unwrap(const bw_url *u);
 
+/* The next URL in plain text at or after *pos, as a mail client would link
+ * it (http://, https://, www.). Sets [*start, *end) and moves *pos past it;
+ * false when there is none. */
+bool bw_text_next_url(const char *s, size_t n, size_t *pos, size_t *start, size_t *end);
+
 #endif

@@ -475,9 +475,7 @@ size_t bw_css_unescape(const char *s, size_t start, size_t end, bool string, cha
 	return o;
 }
 
-/* Lower-cased value of a short token (names, keywords, units) into buf of
- * size n; "" when it does not fit. */
-static const char *tok_lower(const char *s, const bw_css_tok *t, char *buf, size_t n)
+const char *bw_css_tok_lower(const char *s, const bw_css_tok *t, char *buf, size_t n)
 {
 	size_t len = t->vend - t->vstart;
 	char tmp[3 * 64 + 1];
@@ -508,7 +506,7 @@ bool bw_css_tok_ieq(const char *s, const bw_css_tok *t, const char *lower_kw)
 		return true;
 	}
 	char buf[64];
-	return k < sizeof buf && strcmp(tok_lower(s, t, buf, sizeof buf), lower_kw) == 0;
+	return k < sizeof buf && strcmp(bw_css_tok_lower(s, t, buf, sizeof buf), lower_kw) == 0;
 }
 
 static bool name_in(const char *name, const char *const *list, size_t n)
@@ -592,7 +590,7 @@ static const prop_info props[] = {
 static prop_info lookup_prop(const char *s, const bw_css_tok *name)
 {
 	char buf[40];
-	tok_lower(s, name, buf, sizeof buf);
+	bw_css_tok_lower(s, name, buf, sizeof buf);
 	if (buf[0] == '-' && buf[1] == '-')
 		return (prop_info){ P_CUSTOM, "custom-property" };
 	size_t n = strlen(buf);
@@ -725,7 +723,7 @@ static bool length_px(const char *s, const bw_css_tok *t, bool font_rel, double 
 	if (t->type != BW_CSS_DIMENSION)
 		return false;
 	char unit[8];
-	tok_lower(s, t, unit, sizeof unit);
+	bw_css_tok_lower(s, t, unit, sizeof unit);
 	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
 		if (strcmp(unit, units[i].unit) == 0 && (font_rel || !units[i].font_rel)) {
 			*px = t->num * units[i].px;
@@ -1026,7 +1024,7 @@ static bool mq_resolution(const mqc *m, const bw_css_tok *t, double *dppx)
 	char unit[8];
 	if (t->type != BW_CSS_DIMENSION)
 		return false;
-	tok_lower(m->s, t, unit, sizeof unit);
+	bw_css_tok_lower(m->s, t, unit, sizeof unit);
 	if (!strcmp(unit, "dppx") || !strcmp(unit, "x"))
 		*dppx = t->num;
 	else if (!strcmp(unit, "dpi"))
@@ -1065,7 +1063,7 @@ static void mq_leaf(mqc *m, const char *name, int cmp, const bw_css_tok *t)
 static void mq_plain(mqc *m, int a, int b)
 {
 	char name[48];
-	tok_lower(m->s, &m->tk[a], name, sizeof name);
+	bw_css_tok_lower(m->s, &m->tk[a], name, sizeof name);
 	if (a + 1 == b) { /* boolean context: true unless the value is zero or none */
 		static const char *const zero[] = { "grid", "monochrome", "scripting" };
 		static const char *const known[] = { "width", "height", "device-width", "device-height",
@@ -1124,7 +1122,7 @@ static void mq_range(mqc *m, int a, int b)
 		if (k < 0 || k + 1 != b)
 			emit(m, MQ_U, 0, 0);
 		else
-			mq_leaf(m, tok_lower(m->s, &m->tk[a], name, sizeof name), c1, &m->tk[k]);
+			mq_leaf(m, bw_css_tok_lower(m->s, &m->tk[a], name, sizeof name), c1, &m->tk[k]);
 		return;
 	}
 	k = mq_cmp(m, a + 1, &c1);
@@ -1136,7 +1134,7 @@ static void mq_range(mqc *m, int a, int b)
 		emit(m, MQ_U, 0, 0);
 		return;
 	}
-	tok_lower(m->s, &m->tk[k], name, sizeof name);
+	bw_css_tok_lower(m->s, &m->tk[k], name, sizeof name);
 	mq_leaf(m, name, flip(c1), &m->tk[a]);
 	if (k + 1 < b) {
 		mq_leaf(m, name, c2, &m->tk[j]);
@@ -1381,6 +1379,13 @@ static bool mq_possible(const mq_list *l, int n)
 	return false;
 }
 
+bool bw_css_media_ok(const char *media, size_t len)
+{
+	mq_list l;
+	mq_compile(media ? media : "", 0, media ? len : 0, false, &l);
+	return mq_possible(&l, 1);
+}
+
 /* ---- parser ---- */
 
 #define MAX_DEPTH 64
@@ -1426,9 +1431,9 @@ typedef struct walk_info {
 	size_t first;           /* start of the first */
 	size_t end[3];          /* ends of the last three */
 	unsigned char last[2];  /* IT_* of the last two */
-	unsigned items, blocks;
-	bool strict;            /* a {}-block beside anything else ends the walk... */
-	bool mixed;             /* ...and this says so: it is a rule, not a declaration */
+	unsigned items;
+	bool strict;            /* not a custom property: a top-level {}-block ends the walk */
+	bool rule;              /* it did so: a rule, not a declaration */
 } walk_info;
 
 typedef struct parser {
@@ -1488,8 +1493,6 @@ static void item(walk_info *wi, const bw_css_tok *t, unsigned char what)
 		return;
 	if (!wi->items)
 		wi->first = t->start;
-	if (wi->blocks && wi->strict)
-		wi->mixed = true;
 	wi->items++;
 	wi->end[2] = wi->end[1];
 	wi->end[1] = wi->end[0];
@@ -1514,8 +1517,6 @@ static void walk(parser *p, unsigned stops, sink *sk, walk_info *wi)
 		bw_css_tok *t = &p->t;
 		bool top = p->st.n == 0;
 		if (top && (STOP(t->type) & stops & ~STOP_ONE))
-			return;
-		if (wi && wi->mixed)
 			return;
 		unsigned char f = top ? 0 : p->st.v[p->st.n - 1];
 		bool in_ufn = url_pending(p) && p->ufn_level == p->st.n - 1;
@@ -1553,15 +1554,17 @@ static void walk(parser *p, unsigned stops, sink *sk, walk_info *wi)
 		case BW_CSS_LPAREN:
 		case BW_CSS_LBRACKET:
 		case BW_CSS_LBRACE:
-			if (top && t->type == BW_CSS_LBRACE && wi && wi->strict && wi->items) {
-				wi->mixed = true;
+			/* CSS Syntax takes "name: x {...}" for a nested rule, and "name:
+			 * {...}" for a declaration that no property accepts: a rule with
+			 * an invalid selector is as dead, and parsing it as one at once
+			 * keeps hostile "a:{a:{...} x} x" from being walked again at
+			 * every level. */
+			if (top && t->type == BW_CSS_LBRACE && wi && wi->strict) {
+				wi->rule = true;
 				return;
 			}
-			if (top) {
+			if (top)
 				item(wi, t, IT_OTHER);
-				if (wi && t->type == BW_CSS_LBRACE)
-					wi->blocks++;
-			}
 			st_push(p, t->type == BW_CSS_LPAREN ? K_PAREN : t->type == BW_CSS_LBRACKET ? K_BRACKET : K_BRACE);
 			break;
 		case BW_CSS_RPAREN:
@@ -1596,10 +1599,12 @@ static void walk(parser *p, unsigned stops, sink *sk, walk_info *wi)
 		default:
 			if (in_ufn && p->ufn_state == 0)
 				p->ufn_state = 2;
-			if (top)
+			if (top && wi) {
+				bool important = wi->items && wi->last[0] == IT_BANG && t->type == BW_CSS_IDENT &&
+						 bw_css_tok_ieq(p->lx.s, t, "important");
 				item(wi, t, t->type == BW_CSS_DELIM && t->delim == '!' ? IT_BANG :
-					    t->type == BW_CSS_IDENT && bw_css_tok_ieq(p->lx.s, t, "important") ? IT_IMPORTANT :
-					    IT_OTHER);
+					    important ? IT_IMPORTANT : IT_OTHER);
+			}
 			break;
 		}
 		if (sk->guess) {
@@ -1679,7 +1684,7 @@ static bool parse_declaration(parser *p, frame *f)
 										  BW_CSS_REF_OTHER };
 	walk_info wi = { .strict = pi.id != P_CUSTOM };
 	walk(p, STOP(BW_CSS_SEMICOLON) | STOP(BW_CSS_RBRACE), &sk, &wi);
-	if (wi.mixed) {
+	if (wi.rule) {
 		move_refs(p, NULL, false);
 		return false;
 	}
@@ -1721,18 +1726,33 @@ static void block(parser *p, frame *c)
 		adv(p);
 }
 
+/* The parent selector list, as the nesting selector "&" stands for it:
+ * :is(parent), or "*" (which matches more) once the budget of copies is
+ * spent, since hostile nesting would grow the text exponentially. */
+static void put_parent(bw_buf *b, const char *parent, size_t *budget)
+{
+	size_t n = strlen(parent) + 5;
+	if (n > *budget) {
+		bw_buf_putc(b, '*');
+		return;
+	}
+	*budget -= n;
+	bw_buf_puts(b, ":is(");
+	bw_buf_puts(b, parent);
+	bw_buf_putc(b, ')');
+}
+
 /* The selector a nested rule's relative selector list s[start..end) stands
- * for: each "&" becomes :is(parent), and a selector without "&" is a
- * descendant of it. Past a budget of copies of the parent (hostile nesting
- * would grow exponentially) "*" stands in for it, which matches more. */
+ * for: "&" becomes the parent, and a selector without "&" is a descendant of
+ * the parent (or follows it by its leading combinator). */
 static char *nest_selector(const char *s, size_t start, size_t end, const char *parent)
 {
-	size_t plen = strlen(parent), budget = 4096;
+	size_t budget = 4096;
 	bw_buf b = { 0 };
 	bw_css_lexer lx = { s, end, start };
 	bw_css_tok t;
 	bw_css_lex(&lx, &t);
-	while (t.type != BW_CSS_EOF) {
+	for (;;) {
 		while (t.type == BW_CSS_WS || t.type == BW_CSS_COMMA)
 			bw_css_lex(&lx, &t);
 		if (t.type == BW_CSS_EOF)
@@ -1740,7 +1760,6 @@ static char *nest_selector(const char *s, size_t start, size_t end, const char *
 		/* one selector: up to a top-level comma */
 		size_t from = t.start, to = t.start, depth = 0;
 		bool amp = false;
-		bw_css_lexer at = lx;
 		for (; t.type != BW_CSS_EOF && (depth || t.type != BW_CSS_COMMA); bw_css_lex(&lx, &t)) {
 			if (is_opener(t.type))
 				depth++;
@@ -1753,31 +1772,18 @@ static char *nest_selector(const char *s, size_t start, size_t end, const char *
 		if (b.len)
 			bw_buf_puts(&b, ", ");
 		size_t copied = from;
-		bool inline_parent = plen + 5 <= budget;
 		if (!amp) {
-			bw_buf_puts(&b, inline_parent ? ":is(" : "*");
-			if (inline_parent) {
-				bw_buf_puts(&b, parent);
-				bw_buf_puts(&b, ")");
-				budget -= plen + 5;
-			}
+			put_parent(&b, parent, &budget);
 			bw_buf_putc(&b, ' ');
 		} else {
-			bw_css_tok u = { .start = from, .end = from, .type = BW_CSS_WS };
-			for (at.pos = from; u.end < to; ) {
-				bw_css_lex(&at, &u);
+			bw_css_lexer sub = { s, to, from };
+			bw_css_tok u;
+			for (bw_css_lex(&sub, &u); u.type != BW_CSS_EOF; bw_css_lex(&sub, &u)) {
 				if (u.type != BW_CSS_DELIM || u.delim != '&')
 					continue;
 				bw_buf_append(&b, s + copied, u.start - copied);
+				put_parent(&b, parent, &budget);
 				copied = u.end;
-				if (plen + 5 <= budget) {
-					bw_buf_puts(&b, ":is(");
-					bw_buf_puts(&b, parent);
-					bw_buf_putc(&b, ')');
-					budget -= plen + 5;
-				} else {
-					bw_buf_putc(&b, '*');
-				}
 			}
 		}
 		bw_buf_append(&b, s + copied, to - copied);
@@ -1867,7 +1873,7 @@ static void parse_at_rule(parser *p, frame *f)
 					     "starting-style" };
 	static const char *const keyframes[] = { "keyframes", "-webkit-keyframes" };
 	char name[32];
-	tok_lower(p->lx.s, &p->t, name, sizeof name);
+	bw_css_tok_lower(p->lx.s, &p->t, name, sizeof name);
 	adv(p);
 	unsigned stops = STOP(BW_CSS_SEMICOLON) | STOP(BW_CSS_LBRACE);
 	if (f->ctx != C_SHEET)

@@ -94,6 +94,13 @@ void bw_css_parse_sheet(const char *css, size_t len, bw_css_sheet *sheet);
 void bw_css_sheet_free(bw_css_sheet *sheet);
 void bw_css_refs_free(bw_css_refs *refs);
 
+/* Could the media query list media[0..len) (a media= attribute, or an
+ * @media prelude) apply on some common mail-reading screen: a viewport 320 to
+ * 1920 CSS px wide, device pixel ratio 1 or 2, light or dark colour scheme?
+ * What it cannot tell counts as yes; an empty list is "all". The same test
+ * gives bw_css_ref.media_ok and bw_css_rule.media_ok. */
+bool bw_css_media_ok(const char *media, size_t len);
+
 /* Could any selector of the list match el on open? Dynamic pseudo-classes
  * (:hover, :focus, :active, :visited, :target) never match; structural ones
  * that cannot be checked cheaply are assumed to match, so the answer errs
@@ -137,5 +144,8 @@ void bw_css_lex(bw_css_lexer *lx, bw_css_tok *t);
 size_t bw_css_unescape(const char *s, size_t start, size_t end, bool string, char *out);
 /* Is the token's value, escapes resolved, lower_kw in ASCII any case? */
 bool bw_css_tok_ieq(const char *s, const bw_css_tok *t, const char *lower_kw);
+/* The token's value, escapes resolved, ASCII lower-cased into buf (of size
+ * n): for names and keywords. Returns buf, "" when the value does not fit. */
+const char *bw_css_tok_lower(const char *s, const bw_css_tok *t, char *buf, size_t n);
 
 #endif

@@ -7,7 +7,9 @@
  * means no display:none on the element or an ancestor, incl. hidden=):
  *
  *   construct                             element               on_open
- *   img src                               img                   yes, even hidden or loading=lazy
+ *   img src                               img                   yes, even hidden or loading=lazy;
+ *                                                               no when a 1x/w srcset candidate or an
+ *                                                               unconditional <picture> source replaces it
  *   img srcset, picture > source srcset   img-srcset            yes (candidates: one is picked)
  *   input type=image src                  input-image           yes, even hidden
  *   svg image/feImage/use href            svg-image             yes, even hidden (href wins over xlink:href)
@@ -25,9 +27,11 @@
  *                                                               zero size still load)
  *   <style> rule url()                    css-background/-other when its selector matches a shown
  *                                                               element, on some common screen
- *   <style> @import                       css-import            yes, whatever its media
- *   <style> @font-face src                font                  yes (Chromium only loads fonts that
- *                                                               text uses: listed as a superset)
+ *   <style> @import                       css-import            yes, whatever its media (unless
+ *                                                               misplaced: css.c's media_ok)
+ *   <style> @font-face src                font                  when its family is named in the CSS
+ *                                                               and its unicode-range meets the shown
+ *                                                               text (all weights: a superset)
  *   link rel=stylesheet (also alternate)  link-stylesheet       unless disabled or type is not text/css
  *   link rel=preload                      link-preload          when as= is given
  *   link rel=prefetch / modulepreload     link-prefetch/...     yes
@@ -41,6 +45,7 @@
  * Where Chromium's choice varies with the content (which srcset candidate,
  * which video source, whether a font is used) the answer errs to "yes".
  * <noscript> content is markup (Gumbo parses it so; scripting is off). */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -108,6 +113,11 @@ typedef struct scan {
 	bool res_full, links_full;
 	long text_link;       /* m->links index collecting text, or -1 */
 	bw_buf text;
+	bool fonts;           /* the sheets have @font-face rules */
+	bw_buf font_use;      /* CSS that may name a font family, @font-face blocks left out */
+	unsigned char *chars; /* bitmap of the BMP code points of shown text */
+	bool astral;          /* shown text has code points above U+FFFF */
+	bool any_text;
 } scan;
 
 /* Where a URL leads: nowhere remote, remote (listed), or remote once the
@@ -246,11 +256,12 @@ static void url_attr(scan *sc, const el_info *ei, const GumboAttribute *a, const
 	}
 }
 
-/* Does a srcset descriptor list ("2x", "640w", "") make the candidate a
- * 1x or a width one, either of which keeps an <img>'s src out of the set? */
-static bool replaces_src(const char *d, const char *end)
+/* A srcset candidate's descriptors ("2x", "640w", ""): -1 when invalid (the
+ * browser drops the candidate), 1 when it is a 1x or a width candidate,
+ * either of which keeps an <img>'s src out of the set, else 0. */
+static int srcset_descriptors(const char *d, const char *end)
 {
-	bool any = false;
+	int kind = 1;
 	while (d < end) {
 		while (d < end && is_ws(*d))
 			d++;
@@ -259,11 +270,15 @@ static bool replaces_src(const char *d, const char *end)
 			d++;
 		if (d == t)
 			break;
-		any = true;
-		if ((d[-1] | 32) == 'w' || ((d[-1] | 32) == 'x' && strtod(t, NULL) == 1.0))
-			return true;
+		char *num_end;
+		double v = strtod(t, &num_end);
+		char unit = num_end + 1 == d ? (char)(*num_end | 32) : 0;
+		if (unit == 'x')
+			kind = v == 1.0 && kind ? 1 : 0;
+		else if (unit != 'w' && unit != 'h')
+			return -1;
 	}
-	return !any;
+	return kind;
 }
 
 /* srcset: every candidate URL (HTML's "parse a srcset attribute"). Returns
@@ -297,12 +312,15 @@ static bool srcset_attr(scan *sc, const el_info *ei, const GumboAttribute *a)
 			for (; *p && (paren || *p != ','); p++)
 				paren += *p == '(' ? 1 : *p == ')' && paren ? -1 : 0;
 		}
-		replaces |= replaces_src(d, p);
+		int kind = srcset_descriptors(d, p);
+		replaces |= kind == 1;
 		bw_url u;
 		int r = resolve(sc, u0, (size_t)(u1 - u0), &u);
 		if (r != URL_LOCAL)
 			neutralize = true;
-		if (r == URL_REMOTE)
+		if (r == URL_REMOTE && kind < 0)
+			bw_url_free(&u);
+		else if (r == URL_REMOTE)
 			add_resource(sc, &u, "img-srcset", true, ei->flags | BW_RES_CANDIDATE,
 				     ei->width, ei->height, s, e);
 	}
@@ -596,6 +614,186 @@ static bool box_matters(const bw_css_box *b)
 	       b->width_px >= 0 || b->height_px >= 0 || b->sets_background_image || b->zero_font_size;
 }
 
+/* ---- fonts ----
+ * Chromium loads a @font-face only for shown text that uses its family and
+ * has a character in its unicode-range; Google Fonts style sheets declare
+ * dozens of faces of which a mail uses a few. A face counts as used when its
+ * family is named anywhere in the part's CSS outside @font-face rules (or in
+ * <font face>) and its range meets the shown text (weights are not matched:
+ * a superset). */
+
+/* The "@font-face {...}" block around pos in css, or false. */
+static bool font_face_block(const char *css, size_t len, size_t pos, size_t *s, size_t *e)
+{
+	size_t a = pos;
+	while (a > 0 && css[a - 1] != '{' && css[a - 1] != '}')
+		a--;
+	if (!a || css[a - 1] != '{')
+		return false;
+	size_t k = a - 1;
+	while (k > 0 && is_ws(css[k - 1]))
+		k--;
+	if (k < 10 || strncasecmp(css + k - 10, "@font-face", 10))
+		return false;
+	*s = k - 10;
+	const char *close = memchr(css + pos, '}', len - pos);
+	*e = close ? (size_t)(close - css) + 1 : len;
+	return true;
+}
+
+/* Appends css to font_use, @font-face blocks blanked. */
+static void font_use_add(scan *sc, const char *css, size_t len)
+{
+	size_t at = 0;
+	for (const char *p = css; (p = bw_ascii_strcasestr(p, "@font-face")) && (size_t)(p - css) < len; p++) {
+		size_t s = (size_t)(p - css);
+		const char *open = memchr(p, '{', len - s);
+		if (!open)
+			break;
+		size_t e, bs;
+		if (!font_face_block(css, len, (size_t)(open - css) + 1, &bs, &e) || bs != s)
+			continue;
+		bw_buf_append(&sc->font_use, css + at, s - at);
+		at = e;
+		p = css + e - 1;
+	}
+	if (at < len)
+		bw_buf_append(&sc->font_use, css + at, len - at);
+	bw_buf_putc(&sc->font_use, '\n');
+}
+
+static void note_chars(scan *sc, const char *t)
+{
+	for (const unsigned char *p = (const unsigned char *)t; *p;) {
+		unsigned cp = *p++, extra = cp >= 0xf0 ? 3 : cp >= 0xe0 ? 2 : cp >= 0xc0 ? 1 : 0;
+		if (extra)
+			cp &= 0x3f >> extra;
+		for (; extra && (*p & 0xc0) == 0x80; extra--)
+			cp = cp << 6 | (*p++ & 0x3f);
+		if (cp > 0xffff)
+			sc->astral = true;
+		else if (cp > ' ')
+			sc->chars[cp >> 3] |= (unsigned char)(1u << (cp & 7));
+		sc->any_text |= cp > ' ';
+	}
+}
+
+/* Does the descriptor value "U+0000-00FF, U+0131, U+4??" meet the text? A
+ * value that does not parse is ignored, as CSS ignores invalid descriptors:
+ * the face then covers everything. */
+static bool range_used(const scan *sc, const char *r, size_t n)
+{
+	bool hit = false;
+	for (size_t i = 0; i < n;) {
+		while (i < n && (is_ws(r[i]) || r[i] == ','))
+			i++;
+		if (i == n)
+			break;
+		if (i + 2 >= n || (r[i] | 32) != 'u' || r[i + 1] != '+')
+			return sc->any_text;
+		unsigned long a = 0, b = 0;
+		size_t j = i + 2, digits = 0;
+		for (; j < n && digits < 6 && (isxdigit((unsigned char)r[j]) || r[j] == '?'); j++, digits++) {
+			unsigned v = r[j] == '?' ? 0 : (unsigned)(isdigit((unsigned char)r[j]) ? r[j] - '0' : (r[j] | 32) - 'a' + 10);
+			a = a << 4 | v;
+			b = b << 4 | (r[j] == '?' ? 15 : v);
+		}
+		if (!digits)
+			return sc->any_text;
+		if (j < n && r[j] == '-') {
+			b = 0;
+			for (j++; j < n && isxdigit((unsigned char)r[j]); j++)
+				b = b << 4 | (unsigned)(isdigit((unsigned char)r[j]) ? r[j] - '0' : (r[j] | 32) - 'a' + 10);
+		}
+		if (b > 0xffff && sc->astral)
+			hit = true;
+		for (unsigned long cp = a; !hit && cp <= b && cp <= 0xffff; cp++)
+			hit = sc->chars[cp >> 3] & (1u << (cp & 7));
+		i = j;
+		while (i < n && r[i] != ',') {
+			if (!is_ws(r[i]))
+				return sc->any_text;
+			i++;
+		}
+	}
+	return hit;
+}
+
+/* The value of descriptor name in a @font-face block, or NULL. */
+static const char *descriptor(const char *css, size_t s, size_t e, const char *name, size_t *n)
+{
+	size_t nl = strlen(name);
+	for (size_t i = s; i + nl < e; i++) {
+		if (strncasecmp(css + i, name, nl) || (i > s && css[i - 1] != '{' && css[i - 1] != ';' && !is_ws(css[i - 1])))
+			continue;
+		size_t j = i + nl;
+		while (j < e && is_ws(css[j]))
+			j++;
+		if (j >= e || css[j] != ':')
+			continue;
+		j++;
+		while (j < e && is_ws(css[j]))
+			j++;
+		size_t k = j;
+		while (k < e && css[k] != ';' && css[k] != '}')
+			k++;
+		*n = k - j;
+		return css + j;
+	}
+	return NULL;
+}
+
+/* Is name one of the families of a font-family or font declaration in css? */
+static bool family_named(const char *css, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = css; (p = bw_ascii_strcasestr(p, name)); p += n) {
+		if (p > css && ident_char((unsigned char)p[-1]))
+			continue;
+		if (ident_char((unsigned char)p[n]))
+			continue;
+		const char *q = p;
+		while (q > css && !strchr(":;{}", q[-1]))
+			q--;
+		if (q == css || q[-1] != ':')
+			continue;
+		q--;
+		while (q > css && is_ws(q[-1]))
+			q--;
+		size_t k = 0;
+		while (q - k > css && (ident_char((unsigned char)q[-1 - (long)k])))
+			k++;
+		if ((k == 11 && !strncasecmp(q - 11, "font-family", 11)) || (k == 4 && !strncasecmp(q - 4, "font", 4)))
+			return true;
+	}
+	return false;
+}
+
+static bool font_used(const scan *sc, const css_src *c, const bw_css_ref *r)
+{
+	size_t s, e, n;
+	if (!sc->chars || !font_face_block(c->text, c->len, r->start, &s, &e))
+		return true;
+	const char *fam = descriptor(c->text, s, e, "font-family", &n);
+	if (fam) {
+		char name[128];
+		while (n && (*fam == '"' || *fam == '\'' || is_ws(*fam))) {
+			fam++;
+			n--;
+		}
+		while (n && (fam[n - 1] == '"' || fam[n - 1] == '\'' || is_ws(fam[n - 1])))
+			n--;
+		if (n && n < sizeof name) {
+			memcpy(name, fam, n);
+			name[n] = 0;
+			if (!sc->font_use.data || !family_named(sc->font_use.data, name))
+				return false;
+		}
+	}
+	const char *range = descriptor(c->text, s, e, "unicode-range", &n);
+	return range ? range_used(sc, range, n) : sc->any_text;
+}
+
 static bool sheet_media_ok(const GumboNode *style)
 {
 	const char *media = bw_dom_attr_value(style, "media");
@@ -718,6 +916,13 @@ static void prepass(scan *sc)
 			r->want_match = refs && rule->media_ok && sc->sheets[i].media_ok;
 			rule_keys(r);
 		}
+		for (size_t k = 0; k < css->at_refs.n; k++)
+			sc->fonts |= css->at_refs.v[k].kind == BW_CSS_REF_FONT;
+	}
+	if (sc->fonts && sc->m) {
+		sc->chars = bw_xcalloc(0x10000 / 8, 1);
+		for (size_t i = 0; i < sc->nsheets; i++)
+			font_use_add(sc, sc->sheets[i].text, sc->sheets[i].len);
 	}
 }
 
@@ -729,16 +934,17 @@ static void sheet_refs(scan *sc)
 		sheet *s = &sc->sheets[i];
 		css_src c = {.text = s->text, .len = s->len, .verbatim = s->verbatim, .off = s->off,
 			     .start = s->start, .end = s->end};
-		for (size_t k = 0; k < s->css.at_refs.n; k++)
-			css_ref(sc, &c, &s->css.at_refs.v[k], true, 0, -1, -1);
+		for (size_t k = 0; k < s->css.at_refs.n; k++) {
+			const bw_css_ref *ref = &s->css.at_refs.v[k];
+			bool on_open = ref->media_ok && (ref->kind != BW_CSS_REF_FONT || font_used(sc, &c, ref));
+			css_ref(sc, &c, ref, on_open, 0, -1, -1);
+		}
 		for (size_t j = 0; j < s->css.nrules; j++) {
 			const bw_css_rule *rule = &s->css.rules[j];
 			const rule_ref *r = ri < sc->nrules && sc->rules[ri].rule == rule ? &sc->rules[ri++] : NULL;
 			for (size_t k = 0; k < rule->refs.n; k++) {
 				const bw_css_ref *ref = &rule->refs.v[k];
 				bool on_open = r && r->matched && ref->media_ok;
-				if (ref->kind == BW_CSS_REF_IMPORT || ref->kind == BW_CSS_REF_FONT)
-					on_open = true;
 				css_ref(sc, &c, ref, on_open, r && r->matched ? r->flags : 0,
 					r && r->matched ? r->width : -1, r && r->matched ? r->height : -1);
 			}
@@ -1111,6 +1317,15 @@ static void enter(scan *sc, frame *f, const frame *up)
 	}
 	GumboAttribute *style = bw_dom_attr(el, "style");
 	bw_css_refs irefs = {0};
+	if (sc->chars) {
+		const char *face = html && e->tag == GUMBO_TAG_FONT ? bw_dom_attr_value(el, "face") : NULL;
+		if (face) {
+			bw_buf_puts(&sc->font_use, "font-family:");
+			font_use_add(sc, face, strlen(face));
+		}
+		if (style && bw_ascii_strcasestr(style->value, "font"))
+			font_use_add(sc, style->value, strlen(style->value));
+	}
 	if (style) {
 		bw_css_box ibox;
 		bw_css_box_init(&ibox);
@@ -1196,6 +1411,8 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE || k->type == GUMBO_NODE_CDATA) {
 			if (sc.text_link >= 0 && f->shown)
 				link_text(&sc, k->v.text.text);
+			if (sc.chars && f->shown)
+				note_chars(&sc, k->v.text.text);
 			continue;
 		}
 		/* template content is inert; script/style text is not shown */
@@ -1230,6 +1447,8 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		free(sc.rules[i].keys);
 	free(sc.rules);
 	bw_buf_free(&sc.text);
+	bw_buf_free(&sc.font_use);
+	free(sc.chars);
 	if (sc.has_base)
 		bw_url_free(&sc.base);
 	if (edits)

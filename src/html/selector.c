@@ -105,21 +105,6 @@ static const char *str(sel *S, const bw_css_tok *t)
 	return out;
 }
 
-/* The name of an ident or function, lower-cased, "" when long. */
-static const char *lname(const sel *S, char *buf, size_t n)
-{
-	size_t len = S->t.vend - S->t.vstart;
-	buf[0] = '\0';
-	if (S->t.escaped || len >= n)
-		return buf; /* no pseudo-class name is written with escapes in real mail */
-	for (size_t i = 0; i < len; i++) {
-		char c = S->lx.s[S->t.vstart + i];
-		buf[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
 typedef struct build {
 	int first, last;
 } build;
@@ -140,40 +125,19 @@ static simple *add(sel *S, build *b, enum kind kind)
 	return &S->sp[i];
 }
 
-/* Past a function's arguments and its ")". */
-static void skip_args(sel *S)
-{
-	for (int depth = 0;; next(S)) {
-		switch (S->t.type) {
-		case BW_CSS_EOF:
-			return;
-		case BW_CSS_FUNCTION:
-		case BW_CSS_LPAREN:
-		case BW_CSS_LBRACKET:
-			depth++;
-			break;
-		case BW_CSS_RBRACKET:
-			depth -= depth > 0;
-			break;
-		case BW_CSS_RPAREN:
-			if (depth-- == 0) {
-				next(S);
-				return;
-			}
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-/* Up to the "," or ")" that ends a bad selector in a forgiving list. */
-static void skip_to_comma(sel *S)
+/* Past a function's arguments and its ")", or (comma) up to the "," or ")"
+ * that ends a bad selector in a forgiving list. */
+static void skip_args(sel *S, bool comma)
 {
 	for (int depth = 0;; next(S)) {
 		bw_css_tok_type t = S->t.type;
-		if (t == BW_CSS_EOF || (depth == 0 && (t == BW_CSS_COMMA || t == BW_CSS_RPAREN)))
+		if (t == BW_CSS_EOF)
 			return;
+		if (depth == 0 && (t == BW_CSS_RPAREN || (comma && t == BW_CSS_COMMA))) {
+			if (!comma)
+				next(S);
+			return;
+		}
 		if (t == BW_CSS_FUNCTION || t == BW_CSS_LPAREN || t == BW_CSS_LBRACKET)
 			depth++;
 		else if ((t == BW_CSS_RPAREN || t == BW_CSS_RBRACKET) && depth)
@@ -252,6 +216,16 @@ static bool parse_attr(sel *S, build *b)
 	return true;
 }
 
+/* Decimal digits at *s, or -1 when there are none. */
+static long digits(const char **s)
+{
+	long n = -1;
+	for (; **s >= '0' && **s <= '9'; (*s)++)
+		n = n < 0 ? **s - '0' : n < 1000000 ? n * 10 + (**s - '0') : n;
+	return n;
+}
+
+/* An+B, lower-cased and without white space: odd, even, 3, -n+2, 2n-1... */
 static bool parse_anb(const char *s, int *a, int *b)
 {
 	if (!strcmp(s, "odd") || !strcmp(s, "even")) {
@@ -259,12 +233,10 @@ static bool parse_anb(const char *s, int *a, int *b)
 		*b = s[0] == 'o';
 		return true;
 	}
-	int sign = 1;
-	long num = -1;
+	int sign = *s == '-' ? -1 : 1;
 	if (*s == '+' || *s == '-')
-		sign = *s++ == '-' ? -1 : 1;
-	for (; *s >= '0' && *s <= '9'; s++)
-		num = num < 0 ? *s - '0' : num < 1000000 ? num * 10 + (*s - '0') : num;
+		s++;
+	long num = digits(&s);
 	if (*s != 'n') {
 		*a = 0;
 		*b = (int)(sign * num);
@@ -277,8 +249,7 @@ static bool parse_anb(const char *s, int *a, int *b)
 	if (*s != '+' && *s != '-')
 		return false;
 	sign = *s++ == '-' ? -1 : 1;
-	for (num = -1; *s >= '0' && *s <= '9'; s++)
-		num = num < 0 ? *s - '0' : num < 1000000 ? num * 10 + (*s - '0') : num;
+	num = digits(&s);
 	*b = (int)(sign * num);
 	return num >= 0 && !*s;
 }
@@ -301,7 +272,7 @@ static bool parse_nth(sel *S, build *b, bool last, bool of_type)
 		if (n && S->t.type == BW_CSS_IDENT && bw_css_tok_ieq(S->lx.s, &S->t, "of")) {
 			of = true; /* An+B of S: counting matches of S is not done */
 			next(S);
-			skip_args(S);
+			skip_args(S, false);
 			break;
 		}
 		if (S->t.type != BW_CSS_IDENT && S->t.type != BW_CSS_NUMBER &&
@@ -402,15 +373,17 @@ static bool parse_pseudo(sel *S, build *b, int depth)
 	if (S->t.type == BW_CSS_COLON) {
 		next(S);
 		bool fn = S->t.type == BW_CSS_FUNCTION;
-		if ((!fn && S->t.type != BW_CSS_IDENT) || !known_pseudo_element(lname(S, name, sizeof name)))
+		if (!fn && S->t.type != BW_CSS_IDENT)
+			return false;
+		if (!known_pseudo_element(bw_css_tok_lower(S->lx.s, &S->t, name, sizeof name)))
 			return false;
 		next(S);
 		if (fn)
-			skip_args(S);
+			skip_args(S, false);
 		return true;
 	}
 	if (S->t.type == BW_CSS_IDENT) {
-		lname(S, name, sizeof name);
+		bw_css_tok_lower(S->lx.s, &S->t, name, sizeof name);
 		next(S);
 		for (size_t i = 0; i < sizeof pseudo_classes / sizeof pseudo_classes[0]; i++) {
 			if (strcmp(name, pseudo_classes[i].name))
@@ -434,12 +407,12 @@ static bool parse_pseudo(sel *S, build *b, int depth)
 	}
 	if (S->t.type != BW_CSS_FUNCTION)
 		return false;
-	lname(S, name, sizeof name);
+	bw_css_tok_lower(S->lx.s, &S->t, name, sizeof name);
 	next(S);
 	if (!strcmp(name, "not") || !strcmp(name, "is") || !strcmp(name, "where") || !strcmp(name, "-webkit-any")) {
 		bool negate = name[0] == 'n';
 		if (depth >= MAX_NEST) {
-			skip_args(S);
+			skip_args(S, false);
 			add(S, b, S_ASSUME);
 			return true;
 		}
@@ -456,20 +429,18 @@ static bool parse_pseudo(sel *S, build *b, int depth)
 			return false;
 		return parse_nth(S, b, last, what[0] == 'o');
 	}
-	static const char *const assumed[] = { "lang", "dir", "has" };
-	static const char *const never[] = { "host", "host-context", "state", "active-view-transition-type" };
-	for (size_t i = 0; i < sizeof assumed / sizeof assumed[0]; i++)
-		if (!strcmp(name, assumed[i])) {
-			skip_args(S);
-			add(S, b, S_ASSUME);
+	/* functions whose arguments are not looked at */
+	static const pseudo opaque[] = {
+		{ "lang", S_ASSUME }, { "dir", S_ASSUME }, { "has", S_ASSUME }, { "host", S_NEVER },
+		{ "host-context", S_NEVER }, { "state", S_NEVER }, { "active-view-transition-type", S_NEVER },
+	};
+	for (size_t i = 0; i < sizeof opaque / sizeof opaque[0]; i++) {
+		if (!strcmp(name, opaque[i].name)) {
+			skip_args(S, false);
+			add(S, b, opaque[i].kind);
 			return true;
 		}
-	for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
-		if (!strcmp(name, never[i])) {
-			skip_args(S);
-			add(S, b, S_NEVER);
-			return true;
-		}
+	}
 	return false;
 }
 
@@ -579,7 +550,7 @@ static int parse_list(sel *S, int depth, bool forgiving)
 		if (c == ERR || !ended) {
 			if (!forgiving)
 				return ERR;
-			skip_to_comma(S);
+			skip_args(S, true);
 		} else if (c >= 0) {
 			if (tail >= 0)
 				S->cx[tail].next = c;
@@ -945,8 +916,8 @@ bool bw_css_selector_matches(const char *selector, const GumboNode *el)
 			valid = false;
 			break;
 		}
-		if (!matched)
-			matched = c < 0 || match_from(&S, S.cx[c].right, el) == MATCH;
+		if (!matched) /* when out of room, assume */
+			matched = S.full || match_from(&S, S.cx[c].right, el) == MATCH;
 		if (S.t.type == BW_CSS_EOF)
 			break;
 		next(&S);

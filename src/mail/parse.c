@@ -172,12 +172,9 @@ static char *sniff_meta_charset(const char *html, size_t len)
 /* Converts decoded part bytes to valid UTF-8. Declared charset first; with
  * none, UTF-8 if the bytes are valid UTF-8, else windows-1252, which is what
  * mail clients and browsers fall back to. Invalid sequences become U+FFFD. */
-char *bw_mime_text_utf8(GMimePart *part, const char *data, size_t len, bool html, size_t *out_len,
-			bw_strvec *errors)
+static char *text_to_utf8(const char *declared, const char *data, size_t len, bool html,
+			  size_t *out_len, bw_strvec *errors)
 {
-	const char *declared = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-	if (declared && !*declared)
-		declared = NULL;
 	char *sniffed = NULL;
 	const char *cs = declared;
 	if (!cs && html)
@@ -217,6 +214,13 @@ char *bw_mime_text_utf8(GMimePart *part, const char *data, size_t len, bool html
 	free(sniffed);
 	*out_len = strlen(out);
 	return out;
+}
+
+char *bw_mime_text_utf8(GMimePart *part, const char *data, size_t len, bool html, size_t *out_len,
+			bw_strvec *errors)
+{
+	const char *declared = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+	return text_to_utf8(declared && *declared ? declared : NULL, data, len, html, out_len, errors);
 }
 
 char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
@@ -360,6 +364,30 @@ GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions
 	return msg;
 }
 
+/* A bare HTML document (a saved mail body, as tracker studies publish them)
+ * starts with '<', which no header field name can. It is read as a message
+ * whose only part is that HTML, and the report says so. */
+static bool is_bare_html(const char *data, size_t len)
+{
+	size_t i = 0;
+	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n'))
+		i++;
+	return i < len && data[i] == '<';
+}
+
+static void parse_bare_html(bw_message *m, const char *data, size_t len)
+{
+	bw_strvec_push(&m->errors, "parse: no message headers; read as a bare HTML body");
+	m->parts = bw_xcalloc(1, sizeof(bw_part));
+	m->nparts = m->capparts = 1;
+	bw_part *p = &m->parts[0];
+	p->kind = BW_PART_HTML;
+	p->content_type = bw_xstrdup("text/html");
+	p->data = text_to_utf8(NULL, data, len, true, &p->len, &m->errors);
+}
+
 void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t len,
 		   const char *recipient, const bw_limits *lim)
 {
@@ -372,6 +400,12 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	}
 	if (len == 0)
 		bw_strvec_push(&m->errors, "parse: empty message");
+	if (is_bare_html(data, len)) {
+		parse_bare_html(m, data, len);
+		if (recipient)
+			m->recipient = bw_xstrdup(recipient);
+		return;
+	}
 
 	GMimeParserOptions *opts = bw_mime_options();
 	g_mime_parser_options_set_warning_callback(opts, on_warning, &st);

@@ -17,7 +17,8 @@ void bw_score(bw_message *m, const bw_config *cfg)
 {
 	/* qsort is not stable; the address tie-break keeps detector order
 	 * because the array is still in insertion order when compared. */
-	qsort(m->findings, m->nfindings, sizeof(bw_finding), by_score_desc);
+	if (m->nfindings > 1)
+		qsort(m->findings, m->nfindings, sizeof(bw_finding), by_score_desc);
 	double sum = 0;
 	for (size_t i = 0; i < m->nfindings; i++)
 		sum += m->findings[i].score;

@@ -97,12 +97,19 @@ void bw_buf_putc(bw_buf *b, char c)
 
 void bw_buf_vprintf(bw_buf *b, const char *fmt, va_list ap)
 {
+	/* Most formatted pieces are short: format once into the stack and copy,
+	 * and only format twice when the piece is long. */
+	char small[256];
 	va_list ap2;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf(small, sizeof small, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return;
+	if ((size_t)n < sizeof small) {
+		bw_buf_append(b, small, (size_t)n);
+		return;
+	}
 	bw_buf_reserve(b, (size_t)n);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

@@ -226,6 +226,10 @@ class Slot {
           await page.emulateMedia({ colorScheme: scheme, media: 'screen' });
           loaded = Date.now();
         }
+        // Force a synchronous style and layout pass: background images and fonts
+        // that the (new) media conditions call for are requested during it, so the
+        // quiet period below need not cover a frame interval.
+        await page.evaluate(() => { const d = document.documentElement; if (d) d.getBoundingClientRect(); }).catch(() => {});
         // Settle: wait until no request for settleMs, at most maxWaitMs overall.
         last = Math.max(last, Date.now());
         while (Date.now() - t0 < maxWaitMs) {
@@ -257,7 +261,7 @@ export class Renderer {
       executablePath: opts.executablePath || process.env.BULWARK_CHROMIUM || DEFAULT_CHROMIUM,
       profiles: opts.profiles || PROFILE_SETS.all,
       concurrency: opts.concurrency || 2,
-      settleMs: opts.settleMs ?? 120,
+      settleMs: opts.settleMs ?? 60,
       maxWaitMs: opts.maxWaitMs ?? 1500,
       loadTimeoutMs: opts.loadTimeoutMs ?? 10000,
       freshContext: !!opts.freshContext,

@@ -9,7 +9,7 @@
 //   (--details adds per-profile lists, blocked requests, errors and timings).
 //
 // Usage: node render.mjs [--profiles all|quick|a,b] [--concurrency 2] [--details]
-//                        [--settle-ms 120] [--max-wait-ms 1500] [--fresh-context]
+//                        [--settle-ms 60] [--max-wait-ms 1500] [--fresh-context]
 //                        [--reload] [--no-self-check] [FILE...]
 
 import { readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { Renderer, parseArgs, parseProfiles, parseJsonLines, runSelfChecks } fro
 export const RENDER_OPTIONS = {
   profiles: { type: 'string', default: 'all' },
   concurrency: { type: 'number', default: 2 },
-  'settle-ms': { type: 'number', default: 120 },
+  'settle-ms': { type: 'number', default: 60 },
   'max-wait-ms': { type: 'number', default: 1500 },
   'fresh-context': { type: 'bool', default: false },
   reload: { type: 'bool', default: false },

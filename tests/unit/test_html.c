@@ -115,6 +115,7 @@ static void test_srcset_and_picture(void **state)
 	extract(&m, "<img src='https://a.example/src.png' srcset='https://a.example/1x.png,"
 		    " https://a.example/a,b.png 2x , https://a.example/w.png 640w'>"
 		    "<img src='https://a.example/src2.png' srcset='https://a.example/2x.png 2x'>"
+		    "<img src='https://a.example/src 3.png' srcset='https://a.example/src 3.png 1x'>"
 		    "<picture><source srcset='https://a.example/p.webp' media='(max-width:600px)'>"
 		    "<img src='https://a.example/p.png'></picture>"
 		    "<picture><source srcset='https://a.example/q.avif' type=image/avif>"
@@ -128,6 +129,9 @@ static void test_srcset_and_picture(void **state)
 	/* a 2x one leaves src as the 1x candidate */
 	expect(&m, "https://a.example/src2.png", "img", true);
 	expect(&m, "https://a.example/2x.png", "img-srcset", true);
+	/* a candidate with a bad descriptor ("3.png") is dropped: src stays */
+	expect(&m, "https://a.example/src%203.png", "img", true);
+	assert_null(res(&m, "https://a.example/src"));
 	/* a source with media applies on some screens only */
 	expect(&m, "https://a.example/p.webp", "img-srcset", true);
 	expect(&m, "https://a.example/p.png", "img", true);
@@ -183,7 +187,11 @@ static void test_style_rules(void **state)
 	bw_message m;
 	extract(&m, "<html><head><style>\n"
 		    "@import url(https://a.example/import.css);\n"
-		    "@font-face { font-family: X; src: url(https://a.example/x.woff2) format('woff2'); }\n"
+		    "@font-face { font-family: 'Brand Sans'; src: url(https://a.example/brand.woff2) format('woff2'); }\n"
+		    "@font-face { font-family: 'Brand Sans'; src: url(https://a.example/brand-cyr.woff2);"
+		    " unicode-range: U+0400-045F, U+0490-0491; }\n"
+		    "@font-face { font-family: Unused; src: url(https://a.example/unused.woff2); }\n"
+		    "p { font-family: 'Brand Sans', Arial, sans-serif }\n"
 		    ".used { background: url(https://a.example/used.png); }\n"
 		    ".unused { background-image: url(https://a.example/unused.png); }\n"
 		    ".gone { display: none; background-image: url(https://a.example/gone.png); }\n"
@@ -197,7 +205,10 @@ static void test_style_rules(void **state)
 		    "<style>.late { background-image: url(https://a.example/late.png) }</style>"
 		    "</body></html>");
 	expect(&m, "https://a.example/import.css", "css-import", true);
-	expect(&m, "https://a.example/x.woff2", "font", true);
+	/* fonts: only faces of a family the CSS names, for characters the text has */
+	expect(&m, "https://a.example/brand.woff2", "font", true);
+	expect(&m, "https://a.example/brand-cyr.woff2", "font", false);
+	expect(&m, "https://a.example/unused.woff2", "font", false);
 	expect(&m, "https://a.example/used.png", "css-background", true);
 	expect(&m, "https://a.example/unused.png", "css-background", false);
 	expect(&m, "https://a.example/gone.png", "css-background", false);

@@ -652,6 +652,31 @@ static void test_unwrap(void **state)
 	bw_url_free(&u);
 }
 
+static void test_autolink(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *urls[3];
+	} cases[] = {
+		{"see https://a.example/x. Thanks", {"https://a.example/x"}},
+		{"(details: http://a.example/p_(1)) and www.b.example/q, ok", {"http://a.example/p_(1)", "www.b.example/q"}},
+		{"<https://c.example/?q=\"x\">", {"https://c.example/?q="}},
+		{"xhttp://no.example nohttps:// http:// alone", {NULL}},
+		{"HTTPS://UPPER.example/Path!", {"HTTPS://UPPER.example/Path"}},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *t = cases[i].text;
+		size_t pos = 0, start, end, k = 0;
+		while (bw_text_next_url(t, strlen(t), &pos, &start, &end)) {
+			assert_non_null(cases[i].urls[k]);
+			assert_int_equal(end - start, strlen(cases[i].urls[k]));
+			assert_memory_equal(t + start, cases[i].urls[k], end - start);
+			k++;
+		}
+		assert_null(cases[i].urls[k]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_registrable_domain),
 		cmocka_unit_test(test_unwrap),
+		cmocka_unit_test(test_autolink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

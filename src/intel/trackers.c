@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <hs.h>
@@ -775,6 +776,60 @@ static void pending_drop(pending *p)
 	free(p->where);
 }
 
+/* Compiling the lists takes about 0.2 s, which dominates a short scan. The
+ * compiled database is cached under $XDG_CACHE_HOME/bulwark (or
+ * ~/.cache/bulwark), named by a SHA-256 of every expression and flag and of
+ * the Hyperscan version, so any change to the lists or the library makes a
+ * new entry. A cache that cannot be read or written is simply not used. */
+static char *cache_path(const builder *b)
+{
+	const char *base = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	if (getenv("BULWARK_NO_CACHE") || (!(base && *base) && !(home && *home)))
+		return NULL;
+	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+	const char *version = hs_version();
+	g_checksum_update(sum, (const guchar *)version, (gssize)strlen(version));
+	for (size_t i = 0; i < b->n; i++) {
+		char flags[32];
+		snprintf(flags, sizeof flags, "\n%u\n", b->p[i].flags);
+		g_checksum_update(sum, (const guchar *)b->p[i].expr, (gssize)strlen(b->p[i].expr));
+		g_checksum_update(sum, (const guchar *)flags, (gssize)strlen(flags));
+	}
+	bw_buf path = {0};
+	if (base && *base)
+		bw_buf_printf(&path, "%s/bulwark/trackers-%s.hsdb", base, g_checksum_get_string(sum));
+	else
+		bw_buf_printf(&path, "%s/.cache/bulwark/trackers-%s.hsdb", home, g_checksum_get_string(sum));
+	g_checksum_free(sum);
+	return bw_buf_steal(&path);
+}
+
+static hs_database_t *cache_load(const char *path)
+{
+	gchar *data = NULL;
+	gsize len = 0;
+	hs_database_t *db = NULL;
+	if (path && g_file_get_contents(path, &data, &len, NULL) &&
+	    hs_deserialize_database(data, len, &db) != HS_SUCCESS)
+		db = NULL;
+	g_free(data);
+	return db;
+}
+
+static void cache_store(const char *path, const hs_database_t *db)
+{
+	char *bytes = NULL;
+	size_t len = 0;
+	if (!path || hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+		return;
+	char *dir = g_path_get_dirname(path);
+	if (g_mkdir_with_parents(dir, 0700) == 0)
+		g_file_set_contents(path, bytes, (gssize)len, NULL); /* writes a temp file, then renames */
+	g_free(dir);
+	free(bytes);
+}
+
 /* One compile for all rules. Every rule passed hs_expression_info alone, so a
  * failure here is rare (resource limits); the named rule is dropped and the
  * rest compiled again. */
@@ -782,6 +837,12 @@ static hs_database_t *compile_all(builder *b)
 {
 	b->file = "hyperscan";
 	b->file_errors = 0;
+	char *cached = cache_path(b);
+	hs_database_t *hit = cache_load(cached);
+	if (hit) {
+		free(cached);
+		return hit;
+	}
 	for (unsigned attempt = 0; b->n; attempt++) {
 		const char **exprs = bw_xmalloc(b->n * sizeof *exprs);
 		unsigned *flags = bw_xmalloc(b->n * sizeof *flags);
@@ -799,13 +860,20 @@ static hs_database_t *compile_all(builder *b)
 		free(exprs);
 		free(flags);
 		free(ids);
-		if (rc == HS_SUCCESS)
+		if (rc == HS_SUCCESS) {
+			/* Only a first-try compile is cached: after a dropped
+			 * rule the key no longer describes the database. */
+			if (attempt == 0)
+				cache_store(cached, db);
+			free(cached);
 			return db;
+		}
 
 		int bad = err->expression;
 		if (bad < 0 || (size_t)bad >= b->n || attempt >= MAX_COMPILE_RETRIES) {
 			note(b, "hyperscan", "compiling %zu rules failed: %s", b->n, err->message);
 			hs_free_compile_error(err);
+			free(cached);
 			return NULL;
 		}
 		pending *p = &b->p[bad];
@@ -815,6 +883,7 @@ static hs_database_t *compile_all(builder *b)
 		memmove(p, p + 1, (b->n - (size_t)bad - 1) * sizeof *p);
 		b->n--;
 	}
+	free(cached);
 	return NULL;
 }
 

@@ -136,21 +136,20 @@ function fulfil(route, request, page) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// One slot renders one HTML at a time: it owns one browser context per device,
-// each with one context-level route, so every request is attributed to the HTML
-// being rendered without any page bookkeeping.
+// One slot renders one HTML at a time. It owns, per device, one browser context
+// with one context-level route and one page that is reused from message to
+// message (creating a page costs ~65 ms, more than a render). Between two
+// renders the page navigates to about:blank, which discards the old document and
+// anything it had scheduled (a meta refresh with a delay), so every request is
+// attributed to the HTML being rendered. The HTTP cache is off (Playwright
+// disables it while routing) and every response says no-store, so a URL seen
+// before is requested again.
 class Slot {
   constructor(browser, opts) {
     this.browser = browser;
     this.opts = opts;
-    this.contexts = new Map();
-  }
-
-  async context(device) {
-    if (this.opts.freshContext) return this.newContext(device);
-    let c = this.contexts.get(device);
-    if (!c) { c = await this.newContext(device); this.contexts.set(device, c); }
-    return c;
+    this.devices = new Map(); // device -> {ctx, page}
+    this.stray = 0;
   }
 
   async newContext(device) {
@@ -159,37 +158,48 @@ class Slot {
       javaScriptEnabled: false,
       serviceWorkers: 'block',
       acceptDownloads: false,
-      bypassCSP: false,
     });
-    ctx._bw = { sink: null, page: null };
+    const st = { ctx, page: null, sink: null };
     await ctx.route('**/*', (route) => {
       const request = route.request();
-      const st = ctx._bw;
       const sink = st.sink;
       if (sink) {
         const c = classify(request.url());
         if (c.count) sink.add(c.url, request.resourceType());
         else if (c.blocked) sink.block(request.url(), c.blocked);
       } else {
-        // A request arriving between renders (should not happen): still answered locally.
-        st.stray = (st.stray || 0) + 1;
+        // Arrived while no render was in progress: answered locally all the same.
+        this.stray++;
       }
       return fulfil(route, request, st.page).catch(() => {});
     });
-    return ctx;
+    return st;
   }
 
-  async releaseContext(ctx) {
-    if (this.opts.freshContext) await ctx.close().catch(() => {});
+  async state(device) {
+    let st = this.opts.freshContext ? null : this.devices.get(device);
+    if (!st) {
+      st = await this.newContext(device);
+      if (!this.opts.freshContext) this.devices.set(device, st);
+    }
+    if (!st.page || st.page.isClosed()) st.page = await st.ctx.newPage();
+    return st;
   }
 
-  // Renders `html` under the profiles of one device; returns per-profile request lists.
+  async dropState(device, st) {
+    this.devices.delete(device);
+    await st.ctx.close().catch(() => {});
+  }
+
+  // Renders `html` under the colour schemes of one device; returns per-profile
+  // request lists. Unless opts.reload, the second scheme is applied to the same
+  // document with page.emulateMedia (its list then holds what the switch added).
   async renderDevice(html, device, schemes) {
     const { settleMs, maxWaitMs, loadTimeoutMs, reload } = this.opts;
-    const ctx = await this.context(device);
+    let st = await this.state(device);
     const out = {};
-    let page = null;
     const errors = [];
+    let broken = false;
     try {
       for (let i = 0; i < schemes.length; i++) {
         const scheme = schemes[i];
@@ -207,51 +217,54 @@ class Slot {
           block(url, why) { blocked.push({ url, why }); last = Date.now(); },
         };
         const t0 = Date.now();
+        const page = st.page;
         if (i === 0 || reload) {
-          if (page) { ctx._bw.sink = null; await page.close().catch(() => {}); }
-          page = await ctx.newPage();
-          ctx._bw.page = page;
-          await page.emulateMedia({ colorScheme: scheme, media: 'screen' });
-          ctx._bw.sink = sink;
+          st.sink = null;
           try {
-            await page.setContent(html, { waitUntil: 'load', timeout: loadTimeoutMs });
+            await page.goto('about:blank', { timeout: loadTimeoutMs });
+          } catch (e) {
+            // A wedged or crashed page: start over with a new context.
+            await this.dropState(device, st);
+            st = await this.state(device);
+          }
+          await st.page.emulateMedia({ colorScheme: scheme, media: 'screen' });
+          st.sink = sink;
+          try {
+            await st.page.setContent(html, { waitUntil: 'load', timeout: loadTimeoutMs });
           } catch (e) {
             errors.push(`${device}-${scheme}: ${String(e.message || e).split('\n')[0]}`);
+            broken = true;
           }
           loaded = Date.now();
         } else {
-          // Same document, other colour scheme: media queries re-evaluate and any
-          // newly matching resource is requested. Requests are a union anyway.
-          ctx._bw.sink = sink;
-          await page.emulateMedia({ colorScheme: scheme, media: 'screen' });
+          st.sink = sink;
+          await st.page.emulateMedia({ colorScheme: scheme, media: 'screen' });
           loaded = Date.now();
         }
-        // Force a synchronous style and layout pass: background images and fonts
-        // that the (new) media conditions call for are requested during it, so the
-        // quiet period below need not cover a frame interval.
-        await page.evaluate(() => { const d = document.documentElement; if (d) d.getBoundingClientRect(); }).catch(() => {});
-        // Settle: wait until no request for settleMs, at most maxWaitMs overall.
+        // Force a synchronous style and layout pass: the background images and
+        // fonts that the (new) media conditions call for are requested during it,
+        // so the quiet period below need not cover a frame interval.
+        await st.page.evaluate(() => { const d = document.documentElement; if (d) d.getBoundingClientRect(); }).catch(() => {});
+        // Settle: wait until no request for settleMs, at most maxWaitMs in all.
         last = Math.max(last, Date.now());
         while (Date.now() - t0 < maxWaitMs) {
           const quiet = Date.now() - last;
           if (quiet >= settleMs) break;
           await sleep(Math.min(settleMs - quiet, maxWaitMs - (Date.now() - t0)) + 1);
         }
-        ctx._bw.sink = null;
+        st.sink = null;
         out[`${device}-${scheme}`] = { requests: [...seen.keys()], types: Object.fromEntries(seen), blocked, ms: Date.now() - t0, lateMs: late };
       }
     } finally {
-      ctx._bw.sink = null;
-      ctx._bw.page = null;
-      if (page) await page.close().catch(() => {});
-      await this.releaseContext(ctx);
+      st.sink = null;
+      if (this.opts.freshContext || broken) await this.dropState(device, st);
     }
     return { profiles: out, errors };
   }
 
   async close() {
-    for (const c of this.contexts.values()) await c.close().catch(() => {});
-    this.contexts.clear();
+    for (const st of this.devices.values()) await st.ctx.close().catch(() => {});
+    this.devices.clear();
   }
 }
 

@@ -1350,8 +1350,11 @@ static int mq_eval(const mq_list *l, double width, double dpr, bool dark)
 	return best;
 }
 
-/* Could every list of l[0..n) apply at once on some common screen? */
-static bool mq_possible(const mq_list *l, int n)
+/* Evaluates l[0..n) together on the common screens (widths around every
+ * threshold the lists name, 1x and 2x, light and dark). every = false: could
+ * they all apply at once on some screen? every = true: do they all apply on
+ * every screen? */
+static bool mq_check(const mq_list *l, int n, bool every)
 {
 	double w[2 + 3 * MQ_THRESHOLDS] = { MIN_WIDTH, MAX_WIDTH };
 	int nw = 2;
@@ -1361,7 +1364,7 @@ static bool mq_possible(const mq_list *l, int n)
 			if (l[k].op[i].op != MQ_WIDTH || v <= MIN_WIDTH || v >= MAX_WIDTH)
 				continue;
 			if (nw + 3 > (int)(sizeof w / sizeof w[0]))
-				return true;
+				return !every;
 			w[nw++] = v - 1.0 / 64 < MIN_WIDTH ? MIN_WIDTH : v - 1.0 / 64;
 			w[nw++] = v;
 			w[nw++] = v + 1.0 / 64;
@@ -1371,12 +1374,20 @@ static bool mq_possible(const mq_list *l, int n)
 		for (int dark = 0; dark <= 1; dark++)
 			for (int i = 0; i < nw; i++) {
 				int k = 0;
-				while (k < n && mq_eval(&l[k], w[i], dpr, dark) != MQ_F)
+				while (k < n && (every ? mq_eval(&l[k], w[i], dpr, dark) == MQ_T
+						       : mq_eval(&l[k], w[i], dpr, dark) != MQ_F))
 					k++;
-				if (k == n)
+				if (every && k < n)
+					return false;
+				if (!every && k == n)
 					return true;
 			}
-	return false;
+	return every;
+}
+
+static bool mq_possible(const mq_list *l, int n)
+{
+	return mq_check(l, n, false);
 }
 
 bool bw_css_media_ok(const char *media, size_t len)
@@ -1384,6 +1395,13 @@ bool bw_css_media_ok(const char *media, size_t len)
 	mq_list l;
 	mq_compile(media ? media : "", 0, media ? len : 0, false, &l);
 	return mq_possible(&l, 1);
+}
+
+bool bw_css_media_always(const char *media, size_t len)
+{
+	mq_list l;
+	mq_compile(media ? media : "", 0, media ? len : 0, false, &l);
+	return mq_check(&l, 1, true);
 }
 
 /* ---- parser ---- */
@@ -1409,6 +1427,7 @@ typedef struct frame {
 	ctx ctx;
 	int depth;
 	bool media_ok;
+	bool media_always; /* the enclosing @media lists hold on every common screen */
 	const char *sel;   /* C_STYLE: what its declarations apply to */
 	size_t rule;       /* C_STYLE: the rule taking its declarations now */
 	bw_css_box *box;   /* C_INLINE */
@@ -1455,7 +1474,7 @@ typedef struct parser {
 	bw_css_tok ufn_str;
 } parser;
 
-enum { K_PAREN = 1, K_BRACKET = 2, K_BRACE = 3, K_KIND = 3, K_URLFN = 4, K_IMGSET = 8 };
+enum { K_PAREN = 1, K_BRACKET = 2, K_BRACE = 3, K_KIND = 3, K_IMGSET = 4 };
 
 static void adv(parser *p)
 {
@@ -1538,7 +1557,6 @@ static void walk(parser *p, unsigned stops, sink *sk, walk_info *wi)
 		case BW_CSS_FUNCTION: {
 			unsigned char k = K_PAREN;
 			if (!url_pending(p) && bw_css_tok_ieq(p->lx.s, t, "url")) {
-				k |= K_URLFN;
 				p->ufn_level = p->st.n;
 				p->ufn_start = t->start;
 				p->ufn_state = 0;
@@ -1651,7 +1669,8 @@ static bw_css_rule *rule_at(parser *p, frame *f)
 		bw_grow(&v, &sh->caprules, sh->nrules + 1, sizeof *sh->rules);
 		sh->rules = v;
 		bw_css_rule *r = &sh->rules[sh->nrules];
-		*r = (bw_css_rule){ .selector = bw_xstrdup(f->sel), .media_ok = f->media_ok };
+		*r = (bw_css_rule){ .selector = bw_xstrdup(f->sel), .media_ok = f->media_ok,
+				    .media_always = f->media_always };
 		bw_css_box_init(&r->box);
 		f->rule = sh->nrules++;
 	}
@@ -1678,7 +1697,6 @@ static bool parse_declaration(parser *p, frame *f)
 	skip_ws(p);
 	prop_info pi = lookup_prop(p->lx.s, &name);
 	bool font_src = f->ctx == C_FONT_FACE && pi.id == P_SRC;
-	bool live = f->ctx == C_STYLE || f->ctx == C_INLINE || f->ctx == C_DESCRIPTORS || font_src;
 	sink sk = { .refs = &p->tmp, .prop = pi.name, .media_ok = f->media_ok,
 		    .kind = font_src ? BW_CSS_REF_FONT : pi.id == P_BACKGROUND ? BW_CSS_REF_BACKGROUND :
 										  BW_CSS_REF_OTHER };
@@ -1702,8 +1720,8 @@ static bool parse_declaration(parser *p, frame *f)
 	} else if (f->ctx == C_INLINE) {
 		move_refs(p, f->refs, true);
 		box = f->box;
-	} else {
-		move_refs(p, p->dead, live);
+	} else { /* outside rules only @font-face src, keyframes and @property load */
+		move_refs(p, p->dead, font_src || f->ctx == C_DESCRIPTORS);
 	}
 	if (box && wi.items && box_property(pi.id))
 		box_declare(box, p->lx.s, pi.id, wi.first, vend, important);
@@ -1812,7 +1830,8 @@ static void parse_qualified(parser *p, frame *f)
 		return; /* EOF, or ";" / "}" in a block: no rule */
 	size_t end = p->t.start;
 	adv(p);
-	frame c = { .ctx = C_DEAD, .depth = f->depth + 1, .media_ok = f->media_ok, .rule = NO_RULE };
+	frame c = { .ctx = C_DEAD, .depth = f->depth + 1, .media_ok = f->media_ok,
+		    .media_always = f->media_always, .rule = NO_RULE };
 	char *sel = NULL;
 	switch (f->ctx) {
 	case C_SHEET:
@@ -1900,7 +1919,8 @@ static void parse_at_rule(parser *p, frame *f)
 	adv(p);
 	if (known)
 		p->imports_ok = false;
-	frame c = { .ctx = C_DEAD, .depth = f->depth + 1, .media_ok = f->media_ok, .rule = NO_RULE };
+	frame c = { .ctx = C_DEAD, .depth = f->depth + 1, .media_ok = f->media_ok,
+		    .media_always = f->media_always, .rule = NO_RULE };
 	bool rule_level = f->ctx == C_SHEET || f->ctx == C_GROUP;
 	bool pushed = false;
 	if (name_in(name, group, sizeof group / sizeof group[0])) {
@@ -1918,6 +1938,7 @@ static void parse_at_rule(parser *p, frame *f)
 			if (pushed)
 				ms->n++;
 			c.media_ok = f->media_ok && (pushed ? mq_possible(ms->l, ms->n) : mq_possible(l, 1));
+			c.media_always = f->media_always && mq_check(l, 1, true);
 		}
 	} else if (rule_level && !strcmp(name, "font-face")) {
 		c.ctx = C_FONT_FACE;
@@ -1991,7 +2012,8 @@ void bw_css_parse_inline(const char *css, size_t len, bw_css_box *box, bw_css_re
 	parser_init(&p, css, len, refs ? refs : &scratch);
 	if (box)
 		bw_css_box_init(box);
-	frame f = { .ctx = C_INLINE, .media_ok = true, .rule = NO_RULE, .box = box, .refs = refs };
+	frame f = { .ctx = C_INLINE, .media_ok = true, .media_always = true, .rule = NO_RULE,
+		    .box = box, .refs = refs };
 	parse_contents(&p, &f);
 	/* a stray "}" ends a style attribute; url()s after it still get reported */
 	sink sk = dead_sink(&p, "unknown");
@@ -2009,7 +2031,7 @@ void bw_css_parse_sheet(const char *css, size_t len, bw_css_sheet *sheet)
 	p.sheet = sheet;
 	p.mq = bw_xmalloc(sizeof *p.mq);
 	p.mq->n = 0;
-	frame f = { .ctx = C_SHEET, .media_ok = true, .rule = NO_RULE };
+	frame f = { .ctx = C_SHEET, .media_ok = true, .media_always = true, .rule = NO_RULE };
 	while (p.t.type != BW_CSS_EOF) {
 		switch (p.t.type) {
 		case BW_CSS_WS:

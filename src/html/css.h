@@ -59,7 +59,8 @@ typedef struct bw_css_box {
 } bw_css_box;
 
 void bw_css_box_init(bw_css_box *b);
-/* Later declarations win: copies into dst each field that src sets. */
+/* Later declarations win: copies into dst each field that src sets, unless
+ * dst's declaration of it was !important and src's is not. */
 void bw_css_box_merge(bw_css_box *dst, const bw_css_box *src);
 
 /* A style attribute: declarations only. Spans are relative to css. box (may
@@ -73,6 +74,9 @@ typedef struct bw_css_rule {
 				 (CSS nesting) the equivalent absolute selector,
 				 the parent written as :is(parent) */
 	bool media_ok;        /* the enclosing @media/@supports could apply on a common screen */
+	bool media_always;    /* ... and applies on every common screen: only then can its
+				 declarations be taken as certain (display:none hiding a
+				 background, background-image overriding background=) */
 	bw_css_box box;
 	bw_css_refs refs;     /* url()s in this rule's declarations */
 } bw_css_rule;
@@ -100,6 +104,8 @@ void bw_css_refs_free(bw_css_refs *refs);
  * What it cannot tell counts as yes; an empty list is "all". The same test
  * gives bw_css_ref.media_ok and bw_css_rule.media_ok. */
 bool bw_css_media_ok(const char *media, size_t len);
+/* Does it apply on every common screen? */
+bool bw_css_media_always(const char *media, size_t len);
 
 /* Could any selector of the list match el on open? Dynamic pseudo-classes
  * (:hover, :focus, :active, :visited, :target) never match; structural ones

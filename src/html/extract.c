@@ -75,6 +75,7 @@ typedef struct sheet {
 	size_t start, end;    /* document span of the CSS */
 	char *owned;          /* text, when not verbatim (foreign <style>) */
 	bool media_ok;        /* media= could apply on a screen */
+	bool media_always;    /* media= applies on every common screen */
 } sheet;
 
 typedef struct rule_ref {
@@ -794,15 +795,6 @@ static bool font_used(const scan *sc, const css_src *c, const bw_css_ref *r)
 	return range ? range_used(sc, range, n) : sc->any_text;
 }
 
-static bool sheet_media_ok(const GumboNode *style)
-{
-	const char *media = bw_dom_attr_value(style, "media");
-	if (!media)
-		return true;
-	if (bw_ascii_strcasestr(media, "screen") || bw_ascii_strcasestr(media, "all"))
-		return true;
-	return !bw_ascii_strcasestr(media, "print") && !bw_ascii_strcasestr(media, "speech");
-}
 
 static void add_sheet(scan *sc, const GumboNode *style)
 {
@@ -829,7 +821,9 @@ static void add_sheet(scan *sc, const GumboNode *style)
 	memset(s, 0, sizeof *s);
 	s->start = (size_t)(first->original_text.data - h);
 	s->end = (size_t)(last->original_text.data + last->original_text.length - h);
-	s->media_ok = sheet_media_ok(style);
+	const char *media = bw_dom_attr_value(style, "media");
+	s->media_ok = !media || bw_css_media_ok(media, strlen(media));
+	s->media_always = !media || bw_css_media_always(media, strlen(media));
 	if (style->v.element.tag_namespace == GUMBO_NAMESPACE_HTML) {
 		/* raw text: the document's bytes are the CSS */
 		s->verbatim = true;
@@ -899,7 +893,11 @@ static void prepass(scan *sc)
 		const bw_css_sheet *css = &sc->sheets[i].css;
 		for (size_t j = 0; j < css->nrules; j++) {
 			const bw_css_rule *rule = &css->rules[j];
-			bool matters = rule->media_ok && sc->sheets[i].media_ok && box_matters(&rule->box);
+			/* A conditional rule may hide or override on one screen
+			 * and not another: only unconditional ones count, so
+			 * what loads on any screen is still listed. */
+			bool matters = rule->media_always && sc->sheets[i].media_always &&
+				       box_matters(&rule->box);
 			bool refs = false;
 			for (size_t k = 0; k < rule->refs.n; k++)
 				refs |= rule->refs.v[k].kind == BW_CSS_REF_BACKGROUND ||

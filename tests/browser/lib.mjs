@@ -273,8 +273,8 @@ export class Renderer {
     const o = {
       executablePath: opts.executablePath || process.env.BULWARK_CHROMIUM || DEFAULT_CHROMIUM,
       profiles: opts.profiles || PROFILE_SETS.all,
-      concurrency: opts.concurrency || 2,
-      settleMs: opts.settleMs ?? 60,
+      concurrency: opts.concurrency || 3,
+      settleMs: opts.settleMs ?? 40,
       maxWaitMs: opts.maxWaitMs ?? 1500,
       loadTimeoutMs: opts.loadTimeoutMs ?? 10000,
       freshContext: !!opts.freshContext,

@@ -8,8 +8,8 @@
 // Output: JSON Lines {"id": "...", "requests": ["url", ...]} in input order
 //   (--details adds per-profile lists, blocked requests, errors and timings).
 //
-// Usage: node render.mjs [--profiles all|quick|a,b] [--concurrency 2] [--details]
-//                        [--settle-ms 60] [--max-wait-ms 1500] [--fresh-context]
+// Usage: node render.mjs [--profiles all|quick|a,b] [--concurrency 3] [--details]
+//                        [--settle-ms 40] [--max-wait-ms 1500] [--fresh-context]
 //                        [--reload] [--no-self-check] [FILE...]
 
 import { readFileSync } from 'node:fs';
@@ -17,8 +17,8 @@ import { Renderer, parseArgs, parseProfiles, parseJsonLines, runSelfChecks } fro
 
 export const RENDER_OPTIONS = {
   profiles: { type: 'string', default: 'all' },
-  concurrency: { type: 'number', default: 2 },
-  'settle-ms': { type: 'number', default: 60 },
+  concurrency: { type: 'number', default: 3 },
+  'settle-ms': { type: 'number', default: 40 },
   'max-wait-ms': { type: 'number', default: 1500 },
   'fresh-context': { type: 'bool', default: false },
   reload: { type: 'bool', default: false },

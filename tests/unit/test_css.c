@@ -294,6 +294,17 @@ static void test_dead_refs(void **state)
 	assert_false(r.v[0].media_ok);
 	assert_false(b.sets_background_image);
 	bw_css_refs_free(&r);
+
+	/* a rule in a style attribute is skipped; what follows still counts */
+	const char *rule = "a:{x}url('q') ; background:url(r)";
+	r = inline_refs(rule, &b);
+	assert_int_equal(r.n, 2);
+	assert_span(rule, &r.v[0], "url('q')");
+	assert_false(r.v[0].media_ok);
+	assert_span(rule, &r.v[1], "url(r)");
+	assert_true(r.v[1].media_ok);
+	assert_true(b.sets_background_image);
+	bw_css_refs_free(&r);
 }
 
 /* ---- rules ---- */
@@ -754,9 +765,28 @@ static void test_deep_tree(void **state)
 	free(n);
 }
 
+static void test_media_always(void **state)
+{
+	const char *css = ".a{display:none} @media (max-width:600px){.b{display:none}} "
+			  "@media screen{.c{display:none}} @media (prefers-color-scheme:dark){.d{display:none}}";
+	bw_css_sheet sheet;
+	bw_css_parse_sheet(css, strlen(css), &sheet);
+	assert_int_equal(sheet.nrules, 4);
+	assert_true(sheet.rules[0].media_always);
+	assert_false(sheet.rules[1].media_always);
+	assert_true(sheet.rules[1].media_ok);
+	assert_true(sheet.rules[2].media_always);
+	assert_false(sheet.rules[3].media_always);
+	bw_css_sheet_free(&sheet);
+	assert_true(bw_css_media_always("all", 3));
+	assert_false(bw_css_media_always("screen and (min-width: 700px)", 29));
+	assert_false(bw_css_media_ok("print", 5));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_media_always),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_token_escapes),
 		cmocka_unit_test(test_token_recovery),

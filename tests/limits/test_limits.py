@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Hostile input against the resource limits (issue "Hostile input: resource
+limits"). Every input is generated in a temporary directory, never stored in
+the repository. For each one, `bulwark scan --json --no-progress FILE` runs in
+a fresh child process and must:
+
+- exit 0 or 1 (2 would mean an internal error; a signal means a crash),
+- print exactly one JSON report,
+- name the limit that was hit in the report's `errors` (where one applies),
+- stay within MAX_RSS_MB of peak resident memory (os.wait4's rusage of that
+  one child),
+- finish within TIMEOUT seconds: a hang check, not a timing assertion.
+
+`bulwark sanitize` runs on the inputs of groups 1, 3, 5 and 6 under the same
+bounds; its output must scan again (one report, exit 0 or 1) and list no
+resource fetched on open.
+
+Usage: test_limits.py BULWARK [CASE-SUBSTRING...]
+
+Environment: BULWARK_LIMITS_TIMEOUT (seconds, default 60; 180 under ASan),
+BULWARK_LIMITS_MAX_RSS_MB (default 256; under ASan, whose shadow memory and
+quarantine inflate RSS, memory is reported but only checked against 4096).
+"""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MB = 1 << 20
+
+
+# ---- generators: each writes one input file ----
+
+def headers(extra=b"", ctype=b"text/plain; charset=utf-8", cte=None):
+    h = (b"From: Sender <sender@example.org>\r\n"
+         b"To: Recipient <rcpt@example.net>\r\n"
+         b"Subject: limits\r\n"
+         b"Message-ID: <limits@example.org>\r\n"
+         b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+         b"MIME-Version: 1.0\r\n" + extra +
+         b"Content-Type: " + ctype + b"\r\n")
+    if cte:
+        h += b"Content-Transfer-Encoding: " + cte + b"\r\n"
+    return h + b"\r\n"
+
+
+def write_repeated(f, unit, size):
+    """Writes unit repeated up to size bytes, in large blocks."""
+    block = unit * max(1, (4 * MB) // len(unit))
+    left = size
+    while left > 0:
+        chunk = block[:left]
+        f.write(chunk)
+        left -= len(chunk)
+
+
+def big_text(path):
+    with open(path, "wb") as f:
+        f.write(headers())
+        write_repeated(f, b"The committee will meet on Tuesday at ten in room 4. " * 1 + b"\r\n", 50 * MB)
+
+
+def big_base64(path):
+    raw = os.urandom(3 * MB)
+    line = base64.encodebytes(raw).replace(b"\n", b"\r\n")  # 76-char lines
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b'multipart/mixed; boundary="b1"'))
+        f.write(b"--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n"
+                b"--b1\r\nContent-Type: application/octet-stream\r\n"
+                b"Content-Disposition: attachment; filename=\"big.bin\"\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\n")
+        write_repeated(f, line, 50 * MB)
+        f.write(b"\r\n--b1--\r\n")
+
+
+def big_html(path):
+    # Over max_html_bytes (8 MiB): the HTML part is cut there.
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b"text/html; charset=utf-8"))
+        f.write(b"<!doctype html><html><body>"
+                b"<img src=\"https://t.example/open.gif\" width=1 height=1>\r\n")
+        write_repeated(f, b"<p>The committee will meet on Tuesday at ten.</p>\r\n", 50 * MB)
+        f.write(b"<img src=\"https://t.example/late.gif\"></body></html>\r\n")
+
+
+def many_parts(path, n=10000):
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b'multipart/mixed; boundary="p"'))
+        for i in range(n):
+            f.write(b"--p\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i)
+        f.write(b"--p--\r\n")
+
+
+def nested_multipart(path, depth=1000, html=False):
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b'multipart/mixed; boundary="n0"'))
+        for i in range(1, depth):
+            f.write(b"--n%d\r\nContent-Type: multipart/mixed; boundary=\"n%d\"\r\n\r\n" % (i - 1, i))
+        f.write(b"--n%d\r\nContent-Type: text/html\r\n\r\n"
+                b"<img src=\"https://t.example/deep.gif\">\r\n" % (depth - 1))
+        for i in range(depth - 1, -1, -1):
+            f.write(b"--n%d--\r\n" % i)
+
+
+def nested_rfc822(path, depth=1000):
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b"message/rfc822"))
+        for i in range(depth - 1):
+            f.write(b"Subject: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % i)
+        f.write(b"Subject: bottom\r\nContent-Type: text/html\r\n\r\n"
+                b"<img src=\"https://t.example/deep.gif\">\r\n")
+
+
+def long_subject(path):
+    with open(path, "wb") as f:
+        f.write(b"Subject: " + b"A" * MB + b"\r\n")
+        f.write(headers()[len(b""):].replace(b"Subject: limits\r\n", b""))
+        f.write(b"body\r\n")
+
+
+def long_subject_folded(path):
+    # 1 MB of words, folded as RFC 5322 allows, with an encoded word in each line
+    with open(path, "wb") as f:
+        f.write(b"Subject:")
+        write_repeated(f, b" =?utf-8?q?R=C3=A9sum=C3=A9?= of the briefing\r\n", MB)
+        f.write(headers().replace(b"Subject: limits\r\n", b""))
+        f.write(b"body\r\n")
+
+
+def many_recipients(path, n=50000):
+    to = b",\r\n ".join(b"\"Person %d\" <p%d@example.net>" % (i, i) for i in range(n))
+    with open(path, "wb") as f:
+        f.write(b"To: " + to + b"\r\n")
+        f.write(headers().replace(b"To: Recipient <rcpt@example.net>\r\n", b""))
+        f.write(b"body\r\n")
+
+
+def html_message(path, body_writer, prefix=b"", suffix=b""):
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b"text/html; charset=utf-8"))
+        f.write(b"<!doctype html><html><head>" + prefix)
+        body_writer(f)
+        f.write(suffix + b"</html>\r\n")
+
+
+def nested_div(path):
+    html_message(path, lambda f: (f.write(b"<body>"), write_repeated(f, b"<div>", 5 * 1000000),
+                                  f.write(b"<img src=\"https://t.example/x.gif\">")))
+
+
+def nested_table(path):
+    html_message(path, lambda f: (f.write(b"<body>"),
+                                  write_repeated(f, b"<table><tr><td>", 15 * 1000000)))
+
+
+def nested_formatting(path):
+    html_message(path, lambda f: (f.write(b"<body>"), write_repeated(f, b"<b><i>", 6 * 1000000)))
+
+
+def formatting_reconstruct(path):
+    # Distinct formatting elements (so the Noah's Ark clause keeps them all)
+    # left in the list of active formatting elements, then reconstructed at
+    # every text run: each 13-byte "<div>x</div>" would add 1,000 elements.
+    def body(f):
+        f.write(b"<body><div>")
+        for i in range(1000):
+            f.write(b"<b id=%d>" % i)
+        f.write(b"</div>")
+        write_repeated(f, b"<div>x</div>", 6 * MB)
+    html_message(path, body)
+
+
+def many_elements(path):
+    # 2,000,000 sibling elements: nothing nests, every node is real.
+    html_message(path, lambda f: (f.write(b"<body>"), write_repeated(f, b"<br>", 8 * MB - 100)))
+
+
+def css_unterminated_url(path):
+    html_message(path, lambda f: (f.write(b"<body><div style=\"background:"),
+                                  write_repeated(f, b"url(", MB), f.write(b"\">x</div>")))
+
+
+def css_nested_media(path):
+    html_message(path, lambda f: (f.write(b"<style>"), write_repeated(f, b"@media screen{", 14 * 100000),
+                                  f.write(b"div{background:url(https://t.example/m.gif)}</style>"
+                                          b"<body><div>x</div>")))
+
+
+def css_selector_list(path):
+    sel = b",".join(b"div.c%d#i%d>span:not(.x)" % (i, i) for i in range(100000))
+    html_message(path, lambda f: (f.write(b"<style>" + sel + b"{background:url(https://t.example/s.gif)}</style>"
+                                          b"<body><div class=c5 id=i5><span>x</span></div>")))
+
+
+def css_many_urls(path):
+    def body(f):
+        f.write(b"<style>")
+        for i in range(200000):
+            f.write(b".c%d{background:url(https://t.example/%d.gif)}\n" % (i, i))
+        f.write(b"</style><body><div class=c1>x</div>")
+    html_message(path, body)
+
+
+def many_links(path):
+    def body(f):
+        f.write(b"<body>")
+        for i in range(100000):
+            f.write(b"<a href=\"https://example.com/%d\">link %d</a>\n" % (i, i))
+    html_message(path, body)
+
+
+def many_text_links(path):
+    with open(path, "wb") as f:
+        f.write(headers())
+        for i in range(100000):
+            f.write(b"see https://example.com/%d\r\n" % i)
+
+
+# ---- cases ----
+# (name, generator, expected error regex or None, run sanitize too)
+CASES = [
+    ("1a 50MB text part", big_text, None, True),
+    ("1b 50MB base64 attachment", big_base64, None, True),
+    ("1c 50MB HTML part", big_html, r"max_html_bytes", True),
+    ("2 10000 MIME parts", many_parts, r"^limit: more than 1000 MIME parts", False),
+    ("3a 1000 nested multiparts", nested_multipart, r"^limit: MIME nesting deeper than 32", True),
+    ("3b 1000 nested message/rfc822", nested_rfc822, r"^limit: MIME nesting deeper than 32", True),
+    ("4a 1MB Subject line", long_subject, None, False),
+    ("4b 1MB folded encoded Subject", long_subject_folded, None, False),
+    ("4c To with 50000 addresses", many_recipients, None, False),
+    ("5a 1e6 nested <div>", nested_div, r"max_html_depth", True),
+    ("5b 1e6 nested <table><tr><td>", nested_table, r"max_html_(depth|bytes)", True),
+    ("5c 1e6 nested <b><i>", nested_formatting, r"max_html_depth", True),
+    ("5d formatting reconstruction", formatting_reconstruct, None, True),
+    ("5e 2e6 sibling <br>", many_elements, None, True),
+    ("6a 1MB style of unterminated url(", css_unterminated_url, None, True),
+    ("6b 100000 nested @media", css_nested_media, None, True),
+    ("6c 100000 compound selectors", css_selector_list, None, True),
+    ("6d 200000 url() in 5MB <style>", css_many_urls, r"max_resources \(5000\)", True),
+    ("7a 100000 HTML links", many_links, r"max_links \(5000\)", False),
+    ("7b 100000 plain-text links", many_text_links, r"max_links|more than 5000 links", False),
+]
+
+
+def is_asan(binary):
+    with open(binary, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+class Run:
+    pass
+
+
+def run_child(argv, out_path, timeout):
+    """Runs argv with stdout to out_path; returns Run with status, signal,
+    peak RSS of that child (KiB), seconds, stderr, timed_out."""
+    env = dict(os.environ)
+    with open(out_path, "wb") as out:
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, env=env)
+        err_chunks = []
+        reader = threading.Thread(target=lambda: err_chunks.append(p.stderr.read()))
+        reader.start()
+        timed_out = []
+
+        def kill():
+            timed_out.append(True)
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        timer = threading.Timer(timeout, kill)
+        timer.start()
+        _, status, ru = os.wait4(p.pid, 0)
+        timer.cancel()
+        p.returncode = 0  # reaped here, not by Popen
+        reader.join()
+        p.stderr.close()
+    r = Run()
+    r.seconds = time.monotonic() - t0
+    r.rss_kib = ru.ru_maxrss
+    r.timed_out = bool(timed_out)
+    r.signal = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    r.status = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    r.stderr = b"".join(err_chunks).decode("utf-8", "replace")
+    return r
+
+
+class Checker:
+    def __init__(self, binary, tmp):
+        self.binary = binary
+        self.tmp = tmp
+        asan = is_asan(binary)
+        self.timeout = float(os.environ.get("BULWARK_LIMITS_TIMEOUT", 180 if asan else 60))
+        self.max_rss_mb = float(os.environ.get("BULWARK_LIMITS_MAX_RSS_MB", 4096 if asan else 256))
+        self.asan = asan
+        self.passed = self.failed = 0
+
+    def bounded(self, r, what, problems):
+        if r.timed_out:
+            problems.append("%s: no result after %.0f s (hang?)" % (what, self.timeout))
+        elif r.signal is not None:
+            problems.append("%s: killed by signal %d: %s" % (what, r.signal, r.stderr[-2000:]))
+        elif r.status not in (0, 1):
+            problems.append("%s: exit status %s: %s" % (what, r.status, r.stderr[-2000:]))
+        if r.rss_kib / 1024 > self.max_rss_mb:
+            problems.append("%s: peak RSS %.0f MB > %.0f MB" % (what, r.rss_kib / 1024, self.max_rss_mb))
+
+    def scan(self, path, problems, what="scan"):
+        out = path + ".json"
+        r = run_child([self.binary, "scan", "--json", "--no-progress", path], out, self.timeout)
+        self.bounded(r, what, problems)
+        reports = []
+        if not r.timed_out and r.signal is None:
+            with open(out, "rb") as f:
+                lines = [ln for ln in f.read().split(b"\n") if ln.strip()]
+            try:
+                reports = [json.loads(ln) for ln in lines]
+            except ValueError as e:
+                problems.append("%s: output is not JSON Lines: %s" % (what, e))
+            if len(lines) != 1:
+                problems.append("%s: %d reports, expected exactly one" % (what, len(lines)))
+        os.unlink(out)
+        return r, (reports[0] if len(reports) == 1 else None)
+
+    def run_case(self, name, gen, expect, sanitize):
+        path = os.path.join(self.tmp, re.sub(r"\W+", "_", name) + ".eml")
+        gen(path)
+        size = os.path.getsize(path)
+        problems = []
+        r, rep = self.scan(path, problems)
+        errs = rep.get("errors") if rep else None
+        shown = ""
+        if rep is not None:
+            if not isinstance(errs, list):
+                problems.append("scan: no errors array")
+                errs = []
+            if expect:
+                hit = [e for e in errs if re.search(expect, e)]
+                if not hit:
+                    problems.append("scan: no error matching /%s/ in %r" % (expect, errs))
+                shown = hit[0] if hit else ""
+            elif errs:
+                shown = "(none expected) " + "; ".join(errs)
+        self.report(name, "scan", size, r, shown, problems)
+
+        if sanitize:
+            problems = []
+            clean = path + ".clean"
+            s = run_child([self.binary, "sanitize", path, "-o", clean], os.devnull, self.timeout)
+            self.bounded(s, "sanitize", problems)
+            shown = ""
+            if not problems:
+                if s.status != 0 or not os.path.exists(clean):
+                    problems.append("sanitize: no output (status %s): %s" % (s.status, s.stderr[-500:]))
+                else:
+                    r2, rep2 = self.scan(clean, problems, "scan of sanitized")
+                    if rep2 is not None:
+                        live = [x["url"] for x in rep2.get("remote_resources", []) if x.get("on_open")]
+                        if live:
+                            problems.append("sanitized output still loads %d resources on open, e.g. %s"
+                                            % (len(live), live[0]))
+                        shown = "rescan %.0f MB %.1f s; %d bytes out" % (
+                            r2.rss_kib / 1024, r2.seconds, os.path.getsize(clean))
+            if os.path.exists(clean):
+                os.unlink(clean)
+            self.report(name, "sanitize", size, s, shown, problems)
+        os.unlink(path)
+
+    def report(self, name, mode, size, r, shown, problems):
+        ok = not problems
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print("%s %-36s %-8s %6.1f MB in  %6.0f MB RSS  %6.1f s  %s" % (
+            "ok  " if ok else "FAIL", name, mode, size / MB, r.rss_kib / 1024, r.seconds, shown[:160]))
+        for p in problems:
+            print("     " + p[:3000])
+        sys.stdout.flush()
+
+
+def main():
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    binary = os.path.abspath(sys.argv[1])
+    only = sys.argv[2:]
+    with tempfile.TemporaryDirectory(prefix="bulwark-limits-") as tmp:
+        c = Checker(binary, tmp)
+        print("binary %s%s; timeout %.0f s, RSS bound %.0f MB" % (
+            binary, " (ASan)" if c.asan else "", c.timeout, c.max_rss_mb))
+        for name, gen, expect, sanitize in CASES:
+            if only and not any(o in name for o in only):
+                continue
+            c.run_case(name, gen, expect, sanitize)
+        print("%d passed, %d failed" % (c.passed, c.failed))
+        return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,9 @@
 /* The Gumbo side of src/html: parsing hostile HTML safely, and small helpers
  * on Gumbo nodes and attributes that extract.c and sanitize.c both use.
  *
- * Two Gumbo 0.10.1 hazards shape the parse:
+ * The tree is Gumbo's data structure, built by parse.c (bw_html_parse),
+ * which replaced gumbo_parse_with_options for speed. Two hazards, found
+ * with Gumbo 0.10.1 and shared by any HTML5 tree builder, shape the parse:
  * - gumbo_destroy_output frees the tree recursively and overflows the stack
  *   near 300,000 nested elements. All of Gumbo's memory therefore comes from
  *   an arena that is released in one go; the tree is never destroyed node by
@@ -61,13 +63,6 @@ static void *arena_alloc(void *userdata, size_t size)
 	a->p += size;
 	a->left -= size;
 	return r;
-}
-
-static void arena_free(void *userdata, void *ptr)
-{
-	/* Released with the arena. */
-	(void)userdata;
-	(void)ptr;
 }
 
 /* ---- nesting pre-scan ---- */
@@ -301,12 +296,7 @@ void bw_html_doc_parse(bw_html_doc *d, const char *html, size_t len,
 	d->cut = d->len < len;
 
 	d->arena = bw_xcalloc(1, sizeof *d->arena);
-	GumboOptions opt = kGumboDefaultOptions;
-	opt.allocator = arena_alloc;
-	opt.deallocator = arena_free;
-	opt.userdata = d->arena;
-	opt.max_errors = 0; /* parse errors are not reported; don't build the list */
-	d->out = gumbo_parse_with_options(&opt, html, d->len);
+	d->out = bw_html_parse(html, d->len, arena_alloc, d->arena);
 }
 
 void bw_html_doc_free(bw_html_doc *d)

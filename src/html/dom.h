@@ -34,6 +34,11 @@ void bw_html_doc_parse(bw_html_doc *d, const char *html, size_t len,
 		       const bw_limits *lim, bw_strvec *errors);
 void bw_html_doc_free(bw_html_doc *d);
 
+/* The HTML5 parser (parse.c): Gumbo's tree for html[0..len), scripting
+ * disabled, every node from alloc(userdata, size), which never fails; the
+ * tree is freed with the allocator's memory, never by gumbo_destroy_output. */
+GumboOutput *bw_html_parse(const char *html, size_t len, void *(*alloc)(void *, size_t), void *userdata);
+
 /* Element name, lower-case (also for tags Gumbo does not know, e.g. SVG
  * feImage), written to buf. Returns buf. */
 const char *bw_dom_tag(const GumboNode *el, char *buf, size_t size);

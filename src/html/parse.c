@@ -22,7 +22,7 @@
  * script data is raw text (no script escape states); <isindex> is an
  * ordinary element; frameset documents keep the frameset and frames but
  * "in frameset" ignores everything else; the active formatting list stops
- * growing at 1,000 entries (hostile input only).
+ * growing at 256 entries after its last marker (hostile input only).
  *
  * Hostile input: no recursion; memory is the arena plus a stack and the
  * list of active formatting elements; counts of open elements by tag let
@@ -181,9 +181,8 @@ static size_t char_ref(sbuf *b, const char *s, size_t n, bool in_attr, int extra
 			i++;
 		if (v >= 0x80 && v <= 0x9F)
 			v = win1252[v - 0x80];
+		/* control characters and non-characters stay (a parse error) */
 		if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-			v = 0xFFFD;
-		else if (bad_cp(v))
 			v = 0xFFFD;
 		sb_addcp(b, v);
 		return i;
@@ -219,24 +218,29 @@ enum {
 	DEC_NULDROP = 8 /* NUL dropped, else U+FFFD */
 };
 
-static unsigned char special[256]; /* bytes decode() must look at */
+/* Bytes decode() must look at: [0] as they are, [1] lower-casing too. */
+static unsigned char special[2][256];
 
 static void init_special(void)
 {
-	if (special['&'])
+	if (special[0]['&'])
 		return;
-	for (int i = 0; i < 256; i++)
-		special[i] = i >= 0x80 || i < 0x20 || i == 0x7F || i == '&' || (i >= 'A' && i <= 'Z');
+	for (int i = 0; i < 256; i++) {
+		special[0][i] = i >= 0x80 || (i < 0x20 && i != '\t' && i != '\n' && i != '\f') || i == 0x7F ||
+				i == '&';
+		special[1][i] = special[0][i] || (i >= 'A' && i <= 'Z');
+	}
 }
 
 /* Appends s[0..n) decoded to b. extra: the attribute's quote, or -1. */
 static void decode(sbuf *b, const char *s, size_t n, int flags, int extra)
 {
 	sb_reserve(b, n);
+	const unsigned char *sp = special[(flags & DEC_LOWER) != 0];
 	size_t i = 0;
 	while (i < n) {
 		size_t run = i;
-		while (i < n && !special[(unsigned char)s[i]])
+		while (i < n && !sp[(unsigned char)s[i]])
 			i++;
 		if (i > run)
 			sb_add(b, s + run, i - run);
@@ -362,9 +366,10 @@ typedef struct xnode {
 	GumboNode n;
 	const char *name;
 	size_t nlen;
+	bool on;        /* on the stack of open elements */
 } xnode;
 
-enum { AFL_MAX = 1000 };
+enum { AFL_MAX = 256 };
 
 typedef struct P {
 	const char *h;
@@ -374,13 +379,16 @@ typedef struct P {
 	sbuf sb, tb, name;      /* scratch; pending text; tag name */
 	GumboAttribute **attrs;
 	size_t nattrs, capattrs;
-	unsigned *ahash;        /* duplicate check for tags with many attributes */
-	size_t ahcap;
+	uint64_t *ahash;        /* duplicate check for tags with many attributes: */
+	size_t ahcap, ah_n;     /* slots (generation << 32 | index), attributes in it */
+	uint32_t ah_gen;
 	/* pending text node */
 	size_t text_start;
 	GumboNodeType text_type;
 	bool text_on;
 	size_t tok_start;       /* where the current token starts */
+	size_t carry;           /* 1 + where the next character token starts, or 0 */
+	size_t open_tag;        /* 1 + where a tag starts that is being read, or 0 */
 	GumboOutput *out;
 	GumboNode *doc;
 	GumboNode **stack;
@@ -618,6 +626,9 @@ static void add_text(P *p, const char *s, size_t n, size_t raw, bool cdata)
 		return;
 	if (!p->text_on) {
 		p->text_on = true;
+		/* Gumbo's input stream skips the CR of CR LF */
+		if (raw + 1 < p->len && p->h[raw] == '\r' && p->h[raw + 1] == '\n')
+			raw++;
 		p->text_start = raw;
 		p->text_type = GUMBO_NODE_WHITESPACE;
 	}
@@ -640,6 +651,7 @@ static void push(P *p, GumboNode *n)
 		p->stack = bw_xrealloc(p->stack, p->cap * sizeof *p->stack);
 	}
 	p->stack[p->depth++] = n;
+	((xnode *)n)->on = true;
 	if (is_html_ns(n))
 		p->counts[n->v.element.tag]++;
 }
@@ -648,6 +660,7 @@ static GumboNode *pop(P *p)
 {
 	flush_text(p);
 	GumboNode *n = p->stack[--p->depth];
+	((xnode *)n)->on = false;
 	if (is_html_ns(n))
 		p->counts[n->v.element.tag]--;
 	return n;
@@ -657,10 +670,10 @@ static void stack_remove(P *p, GumboNode *n)
 {
 	for (size_t i = p->depth; i-- > 0;) {
 		if (p->stack[i] == n) {
-			if (i == p->depth - 1)
-				flush_text(p);
+			/* no flush: Gumbo removes from the middle of its vector */
 			memmove(p->stack + i, p->stack + i + 1, (p->depth - i - 1) * sizeof *p->stack);
 			p->depth--;
+			((xnode *)n)->on = false;
 			if (is_html_ns(n))
 				p->counts[n->v.element.tag]--;
 			return;
@@ -670,6 +683,8 @@ static void stack_remove(P *p, GumboNode *n)
 
 static bool on_stack(P *p, GumboNode *n, size_t *at)
 {
+	if (!at)
+		return ((xnode *)n)->on;
 	for (size_t i = p->depth; i-- > 0;)
 		if (p->stack[i] == n) {
 			if (at)
@@ -718,6 +733,7 @@ static GumboNode *clone_element(P *p, GumboNode *o)
 {
 	xnode *x = xalloc(p, sizeof *x);
 	*x = *(xnode *)o;
+	x->on = false;
 	GumboNode *n = &x->n;
 	n->parent = NULL;
 	n->index_within_parent = 0;
@@ -734,13 +750,20 @@ static GumboNode *clone_element(P *p, GumboNode *o)
 	return n;
 }
 
-static GumboNode *insert_element_at(P *p, GumboNode *n, GumboNode *target)
+/* (Gumbo inserts reconstructed formatting elements before it flushes the
+ * pending text, which then goes into them.) */
+static GumboNode *insert_noflush(P *p, GumboNode *n, GumboNode *target)
 {
-	flush_text(p);
 	place w = where(p, target);
 	node_insert(p, w.parent, n, w.at);
 	push(p, n);
 	return n;
+}
+
+static GumboNode *insert_element_at(P *p, GumboNode *n, GumboNode *target)
+{
+	flush_text(p);
+	return insert_noflush(p, n, target);
 }
 
 static GumboNode *insert(P *p, const tok *t)
@@ -996,7 +1019,7 @@ static void reconstruct(P *p)
 	for (; i < p->nafl; i++) {
 		GumboNode *n = clone_element(p, p->afl[i]);
 		n->parse_flags = GUMBO_INSERTION_RECONSTRUCTED_FORMATTING_ELEMENT;
-		insert_element_at(p, n, NULL);
+		insert_noflush(p, n, NULL);
 		p->afl[i] = n;
 	}
 }
@@ -1018,12 +1041,14 @@ static bool is_special(P *p, const GumboNode *n)
 /* "Any other end tag" in body. */
 static void any_other_end(P *p, const tok *t)
 {
-	if (t->tag != G(UNKNOWN) && !p->counts[t->tag])
+	if (!p->counts[t->tag])
 		return; /* cannot match: the walk would stop at a special element */
 	for (size_t i = p->depth; i-- > 0;) {
 		GumboNode *n = p->stack[i];
-		if (is_html_ns(n) && same_name(n, t)) {
-			implied_end(p, t->tag == G(UNKNOWN) ? G(LAST) : t->tag);
+		/* by tag only, as Gumbo does: any unknown element matches any
+		 * unknown end tag */
+		if (is_tag(n, t->tag)) {
+			implied_end(p, t->tag);
 			while (p->depth > i)
 				pop(p);
 			return;
@@ -1053,16 +1078,14 @@ static void adoption(P *p, const tok *t)
 				break;
 			}
 		}
-		if (!fe) {
-			any_other_end(p, t);
-			return;
-		}
+		if (!fe)
+			return; /* (Gumbo: not "any other end tag") */
 		size_t fe_st;
 		if (!on_stack(p, fe, &fe_st)) {
 			afl_remove(p, fe);
 			return;
 		}
-		if (!node_in_scope(p, fe, SC_DEFAULT))
+		if (!in_scope(p, EL(fe)->tag, SC_DEFAULT)) /* (Gumbo: by tag) */
 			return;
 		GumboNode *fb = NULL;
 		size_t fb_st = 0;
@@ -1091,16 +1114,18 @@ static void adoption(P *p, const tok *t)
 			size_t na;
 			bool in_afl = afl_find(p, node, &na);
 			if (inner > 3 && in_afl) {
+				/* (Gumbo leaves the node on the stack) */
 				memmove(p->afl + na, p->afl + na + 1, (p->nafl - na - 1) * sizeof *p->afl);
 				p->nafl--;
 				if (na < bookmark)
 					bookmark--;
-				in_afl = false;
+				continue;
 			}
 			if (!in_afl) {
 				memmove(p->stack + node_st, p->stack + node_st + 1,
 					(p->depth - node_st - 1) * sizeof *p->stack);
 				p->depth--;
+				((xnode *)node)->on = false;
 				if (is_html_ns(node))
 					p->counts[EL(node)->tag]--;
 				fb_st--;
@@ -1109,6 +1134,8 @@ static void adoption(P *p, const tok *t)
 			GumboNode *nn = clone_element(p, node);
 			p->afl[na] = nn;
 			p->stack[node_st] = nn;
+			((xnode *)node)->on = false;
+			((xnode *)nn)->on = true;
 			node = nn;
 			if (last == fb)
 				bookmark = na + 1;
@@ -1144,7 +1171,7 @@ static void adoption(P *p, const tok *t)
 		p->afl[bookmark] = ne;
 		/* and in the stack: fe out, ne just below fb */
 		stack_remove(p, fe);
-		size_t fbi;
+		size_t fbi = 0;
 		on_stack(p, fb, &fbi);
 		push(p, ne); /* grows and counts; then move into place */
 		memmove(p->stack + fbi + 2, p->stack + fbi + 1, (p->depth - fbi - 2) * sizeof *p->stack);
@@ -1436,11 +1463,6 @@ static void drop_prefix(P *p, tok *t, size_t k)
 
 static void body_chars(P *p, tok *t)
 {
-	if (p->ignore_lf) {
-		p->ignore_lf = false;
-		if (t->tlen && t->text[0] == '\n')
-			drop_prefix(p, t, 1);
-	}
 	if (!t->tlen)
 		return;
 	reconstruct(p);
@@ -1470,48 +1492,53 @@ static bool initial(P *p, tok *t)
 		d->name = xstrndup(p, t->dt_name, strlen(t->dt_name));
 		d->public_identifier = xstrndup(p, t->dt_pub, strlen(t->dt_pub));
 		d->system_identifier = xstrndup(p, t->dt_sys, strlen(t->dt_sys));
-		static const char *const quirk_prefixes[] = {
-			"+//silmaril//dtd html pro v0r11 19970101//", "-//advasoft ltd//dtd html 3.0 aswedit + extensions//",
-			"-//as//dtd html 3.0 aswedit + extensions//", "-//ietf//dtd html 2.0 level 1//",
-			"-//ietf//dtd html 2.0 level 2//", "-//ietf//dtd html 2.0 strict level 1//",
-			"-//ietf//dtd html 2.0 strict level 2//", "-//ietf//dtd html 2.0 strict//", "-//ietf//dtd html 2.0//",
-			"-//ietf//dtd html 2.1e//", "-//ietf//dtd html 3.0//", "-//ietf//dtd html 3.2 final//",
-			"-//ietf//dtd html 3.2//", "-//ietf//dtd html 3//", "-//ietf//dtd html level 0//",
-			"-//ietf//dtd html level 1//", "-//ietf//dtd html level 2//", "-//ietf//dtd html level 3//",
-			"-//ietf//dtd html strict level 0//", "-//ietf//dtd html strict level 1//",
-			"-//ietf//dtd html strict level 2//", "-//ietf//dtd html strict level 3//",
-			"-//ietf//dtd html strict//", "-//ietf//dtd html//", "-//metrius//dtd metrius presentational//",
-			"-//microsoft//dtd internet explorer 2.0 html strict//",
-			"-//microsoft//dtd internet explorer 2.0 html//", "-//microsoft//dtd internet explorer 2.0 tables//",
-			"-//microsoft//dtd internet explorer 3.0 html strict//",
-			"-//microsoft//dtd internet explorer 3.0 html//", "-//microsoft//dtd internet explorer 3.0 tables//",
-			"-//netscape comm. corp.//dtd html//", "-//netscape comm. corp.//dtd strict html//",
-			"-//o'reilly and associates//dtd html 2.0//", "-//o'reilly and associates//dtd html extended 1.0//",
-			"-//o'reilly and associates//dtd html extended relaxed 1.0//",
-			"-//softquad software//dtd hotmetal pro 6.0::19990601::extensions to html 4.0//",
-			"-//softquad//dtd hotmetal pro 4.0::19971010::extensions to html 4.0//",
-			"-//spyglass//dtd html 2.0 extended//", "-//sq//dtd html 2.0 hotmetal + extensions//",
-			"-//sun microsystems corp.//dtd hotjava html//", "-//sun microsystems corp.//dtd hotjava strict html//",
-			"-//w3c//dtd html 3 1995-03-24//", "-//w3c//dtd html 3.2 draft//", "-//w3c//dtd html 3.2 final//",
-			"-//w3c//dtd html 3.2//", "-//w3c//dtd html 3.2s draft//", "-//w3c//dtd html 4.0 frameset//",
-			"-//w3c//dtd html 4.0 transitional//", "-//w3c//dtd html experimental 19960712//",
-			"-//w3c//dtd html experimental 970421//", "-//w3c//dtd w3 html//", "-//w3o//dtd w3 html 3.0//",
-			"-//webtechs//dtd mozilla html 2.0//", "-//webtechs//dtd mozilla html//", NULL};
+		/* The spec's lists, compared as Gumbo 0.10.1 does: the "prefixes"
+		 * must match the whole identifier (ASCII case-insensitively), the
+		 * exact matches are case-sensitive. So "-//W3C//DTD HTML 4.0
+		 * Transitional//EN" is no-quirks here as in Gumbo (quirks in
+		 * browsers). */
+		static const char *const quirk_ids[] = {
+			"+//Silmaril//dtd html Pro v0r11 19970101//", "-//AdvaSoft Ltd//DTD HTML 3.0 asWedit + extensions//",
+			"-//AS//DTD HTML 3.0 asWedit + extensions//", "-//IETF//DTD HTML 2.0 Level 1//",
+			"-//IETF//DTD HTML 2.0 Level 2//", "-//IETF//DTD HTML 2.0 Strict Level 1//",
+			"-//IETF//DTD HTML 2.0 Strict Level 2//", "-//IETF//DTD HTML 2.0 Strict//", "-//IETF//DTD HTML 2.0//",
+			"-//IETF//DTD HTML 2.1E//", "-//IETF//DTD HTML 3.0//", "-//IETF//DTD HTML 3.2 Final//",
+			"-//IETF//DTD HTML 3.2//", "-//IETF//DTD HTML 3//", "-//IETF//DTD HTML Level 0//",
+			"-//IETF//DTD HTML Level 1//", "-//IETF//DTD HTML Level 2//", "-//IETF//DTD HTML Level 3//",
+			"-//IETF//DTD HTML Strict Level 0//", "-//IETF//DTD HTML Strict Level 1//",
+			"-//IETF//DTD HTML Strict Level 2//", "-//IETF//DTD HTML Strict Level 3//",
+			"-//IETF//DTD HTML Strict//", "-//IETF//DTD HTML//", "-//Metrius//DTD Metrius Presentational//",
+			"-//Microsoft//DTD Internet Explorer 2.0 HTML Strict//",
+			"-//Microsoft//DTD Internet Explorer 2.0 HTML//", "-//Microsoft//DTD Internet Explorer 2.0 Tables//",
+			"-//Microsoft//DTD Internet Explorer 3.0 HTML Strict//",
+			"-//Microsoft//DTD Internet Explorer 3.0 HTML//", "-//Microsoft//DTD Internet Explorer 3.0 Tables//",
+			"-//Netscape Comm. Corp.//DTD HTML//", "-//Netscape Comm. Corp.//DTD Strict HTML//",
+			"-//O'Reilly and Associates//DTD HTML 2.0//", "-//O'Reilly and Associates//DTD HTML Extended 1.0//",
+			"-//O'Reilly and Associates//DTD HTML Extended Relaxed 1.0//",
+			"-//SoftQuad Software//DTD HoTMetaL PRO 6.0::19990601::extensions to HTML 4.0//",
+			"-//SoftQuad//DTD HoTMetaL PRO 4.0::19971010::extensions to HTML 4.0//",
+			"-//Spyglass//DTD HTML 2.0 Extended//", "-//SQ//DTD HTML 2.0 HoTMetaL + extensions//",
+			"-//Sun Microsystems Corp.//DTD HotJava HTML//", "-//Sun Microsystems Corp.//DTD HotJava Strict HTML//",
+			"-//W3C//DTD HTML 3 1995-03-24//", "-//W3C//DTD HTML 3.2 Draft//", "-//W3C//DTD HTML 3.2 Final//",
+			"-//W3C//DTD HTML 3.2//", "-//W3C//DTD HTML 3.2S Draft//", "-//W3C//DTD HTML 4.0 Frameset//",
+			"-//W3C//DTD HTML 4.0 Transitional//", "-//W3C//DTD HTML Experimental 19960712//",
+			"-//W3C//DTD HTML Experimental 970421//", "-//W3C//DTD W3 HTML//", "-//W3O//DTD W3 HTML 3.0//",
+			"-//WebTechs//DTD Mozilla HTML 2.0//", "-//WebTechs//DTD Mozilla HTML//", NULL};
 		const char *pub = t->dt_pub, *sys = t->dt_sys;
 		bool q = t->force_quirks || strcmp(t->dt_name, "html") ||
-			 bw_ascii_iequal(pub, "-//w3o//dtd w3 html strict 3.0//en//") ||
-			 bw_ascii_iequal(pub, "-/w3c/dtd html 4.0 transitional/en") || bw_ascii_iequal(pub, "html") ||
-			 bw_ascii_iequal(sys, "http://www.ibm.com/data/dtd/v11/ibmxhtml1-transitional.dtd");
-		for (size_t i = 0; !q && quirk_prefixes[i]; i++)
-			q = !strncasecmp(pub, quirk_prefixes[i], strlen(quirk_prefixes[i]));
-		bool frames = !strncasecmp(pub, "-//w3c//dtd html 4.01 frameset//", 32) ||
-			      !strncasecmp(pub, "-//w3c//dtd html 4.01 transitional//", 36);
+			 !strcmp(pub, "-//W3O//DTD W3 HTML Strict 3.0//EN//") ||
+			 !strcmp(pub, "-/W3C/DTD HTML 4.0 Transitional/EN") || !strcmp(pub, "HTML") ||
+			 !strcmp(sys, "http://www.ibm.com/data/dtd/v11/ibmxhtml1-transitional.dtd");
+		for (size_t i = 0; !q && quirk_ids[i]; i++)
+			q = bw_ascii_iequal(pub, quirk_ids[i]);
+		bool frames = bw_ascii_iequal(pub, "-//W3C//DTD HTML 4.01 Frameset//") ||
+			      bw_ascii_iequal(pub, "-//W3C//DTD HTML 4.01 Transitional//");
 		if (!q && frames && !t->has_sys)
 			q = true;
 		if (q)
 			d->doc_type_quirks_mode = GUMBO_DOCTYPE_QUIRKS;
-		else if (frames || !strncasecmp(pub, "-//w3c//dtd xhtml 1.0 frameset//", 32) ||
-			 !strncasecmp(pub, "-//w3c//dtd xhtml 1.0 transitional//", 36))
+		else if (frames || bw_ascii_iequal(pub, "-//W3C//DTD XHTML 1.0 Frameset//") ||
+			 bw_ascii_iequal(pub, "-//W3C//DTD XHTML 1.0 Transitional//"))
 			d->doc_type_quirks_mode = GUMBO_DOCTYPE_LIMITED_QUIRKS;
 		p->quirks = q;
 		p->mode = M_BEFORE_HTML;
@@ -1731,6 +1758,7 @@ static bool after_head(P *p, tok *t)
 			return true;
 		}
 		if (set_has(p->set_headlike, t->tag)) {
+			flush_text(p); /* pending white space belongs to html */
 			push(p, p->head);
 			in_head(p, t);
 			stack_remove(p, p->head);
@@ -1836,8 +1864,18 @@ static bool body_start(P *p, tok *t)
 			if (is_tag(x, G(A))) {
 				tok e = {.type = T_END, .tag = G(A), .name = "a", .nlen = 1};
 				adoption(p, &e);
-				afl_remove(p, x);
-				stack_remove(p, x);
+				/* then the last <a> in the list (which may be a clone),
+				 * as Gumbo does */
+				for (size_t j = p->nafl; j-- > 0;) {
+					GumboNode *y = p->afl[j];
+					if (!y)
+						break;
+					if (is_tag(y, G(A))) {
+						afl_remove(p, y);
+						stack_remove(p, y);
+						break;
+					}
+				}
 				break;
 			}
 		}
@@ -2038,16 +2076,18 @@ static bool body_end(P *p, tok *t)
 		adoption(p, t);
 		return true;
 	case G(APPLET): case G(MARQUEE): case G(OBJECT):
-		if (!in_scope(p, tag, SC_DEFAULT))
+		if (!in_scope(p, tag, SC_TABLE)) /* (Gumbo: table scope) */
 			return true;
 		implied_end(p, G(LAST));
 		pop_until(p, tag);
 		afl_clear_to_marker(p);
 		return true;
 	case G(BR): {
+		/* a <br> made by the parser: no original tag, as in Gumbo */
 		tok s = *t;
 		s.type = T_START;
 		s.nattrs = 0;
+		s.start = s.end = 0;
 		return body_start(p, &s);
 	}
 	default:
@@ -2093,12 +2133,10 @@ static bool in_table(P *p, tok *t)
 {
 	switch (t->type) {
 	case T_CHARS:
-		if (is_table_ish(cur(p))) {
-			p->orig_mode = p->mode;
-			p->mode = M_IN_TABLE_TEXT;
-			return false;
-		}
-		break;
+		/* (Gumbo does not check that the current node is a table element) */
+		p->orig_mode = p->mode;
+		p->mode = M_IN_TABLE_TEXT;
+		return false;
 	case T_COMMENT:
 		insert_comment(p, t, NULL);
 		return true;
@@ -2528,3 +2566,693 @@ static bool in_select_in_table(P *p, tok *t)
 	return in_select(p, t);
 }
 
+static bool in_template(P *p, tok *t)
+{
+	enum mode m;
+	switch (t->type) {
+	case T_CHARS: case T_COMMENT: case T_DOCTYPE:
+		return in_body(p, t);
+	case T_START:
+		if (set_has(p->set_headlike, t->tag))
+			return in_head(p, t);
+		switch (t->tag) {
+		case G(CAPTION): case G(COLGROUP): case G(TBODY): case G(TFOOT): case G(THEAD): m = M_IN_TABLE; break;
+		case G(COL): m = M_IN_COLGROUP; break;
+		case G(TR): m = M_IN_TBODY; break;
+		case G(TD): case G(TH): m = M_IN_ROW; break;
+		default: m = M_IN_BODY; break;
+		}
+		if (p->ntm)
+			p->ntm--;
+		tmode_push(p, m);
+		p->mode = m;
+		return false;
+	case T_END:
+		if (t->tag == G(TEMPLATE))
+			return in_head(p, t);
+		return true;
+	case T_EOF:
+		if (!p->counts[G(TEMPLATE)]) {
+			p->done = true;
+			return true;
+		}
+		end_template(p);
+		return false;
+	}
+	return true;
+}
+
+static bool after_body(P *p, tok *t)
+{
+	switch (t->type) {
+	case T_CHARS: {
+		size_t k = ws_prefix(t);
+		if (k == t->tlen)
+			return in_body(p, t);
+		break;
+	}
+	case T_COMMENT:
+		insert_comment(p, t, p->stack[0]);
+		return true;
+	case T_DOCTYPE:
+		return true;
+	case T_START:
+		if (t->tag == G(HTML))
+			return in_body(p, t);
+		break;
+	case T_END:
+		if (t->tag == G(HTML)) {
+			p->mode = M_AFTER_AFTER_BODY;
+			return true;
+		}
+		break;
+	case T_EOF:
+		p->done = true;
+		return true;
+	}
+	p->mode = M_IN_BODY;
+	return false;
+}
+
+static bool in_frameset(P *p, tok *t)
+{
+	switch (t->type) {
+	case T_CHARS:
+		return true; /* (white space would be kept) */
+	case T_COMMENT:
+		insert_comment(p, t, NULL);
+		return true;
+	case T_START:
+		switch (t->tag) {
+		case G(HTML): return in_body(p, t);
+		case G(FRAMESET): insert(p, t); return true;
+		case G(FRAME): insert(p, t); pop(p); return true;
+		case G(NOFRAMES): return in_head(p, t);
+		default: return true;
+		}
+	case T_END:
+		if (t->tag == G(FRAMESET) && p->depth > 1) {
+			pop(p);
+			if (!is_tag(cur(p), G(FRAMESET)))
+				p->mode = p->mode == M_IN_FRAMESET ? M_AFTER_FRAMESET : p->mode;
+		} else if (t->tag == G(HTML) && p->mode == M_AFTER_FRAMESET) {
+			p->mode = M_AFTER_AFTER_FRAMESET;
+		}
+		return true;
+	case T_EOF:
+		p->done = true;
+		return true;
+	default:
+		return true;
+	}
+}
+
+static bool after_after_body(P *p, tok *t)
+{
+	switch (t->type) {
+	case T_COMMENT:
+		insert_comment(p, t, p->doc);
+		return true;
+	case T_DOCTYPE:
+		return in_body(p, t);
+	case T_CHARS:
+		if (ws_prefix(t) == t->tlen)
+			return in_body(p, t);
+		break;
+	case T_START:
+		if (t->tag == G(HTML))
+			return in_body(p, t);
+		break;
+	case T_EOF:
+		p->done = true;
+		return true;
+	default:
+		break;
+	}
+	if (p->mode == M_AFTER_AFTER_FRAMESET)
+		return t->type == T_START && t->tag == G(NOFRAMES) ? in_head(p, t) : true;
+	p->mode = M_IN_BODY;
+	return false;
+}
+
+static bool text_mode(P *p, tok *t)
+{
+	if (t->type == T_CHARS) {
+		add_text(p, t->text, t->tlen, t->start, t->cdata);
+		return true;
+	}
+	if (t->type == T_EOF) {
+		pop(p);
+		p->mode = p->orig_mode;
+		return false;
+	}
+	if (t->type == T_END) {
+		GumboNode *n = pop(p);
+		EL(n)->original_end_tag.data = p->h + t->start;
+		EL(n)->original_end_tag.length = t->end - t->start;
+		EL(n)->end_pos.offset = (unsigned)t->start;
+		p->mode = p->orig_mode;
+	}
+	return true;
+}
+
+static void process(P *p, tok *t)
+{
+	if (t->type != T_CHARS)
+		p->carry = 0;
+	/* after <pre>, <listing>, <textarea>: a newline right after the tag
+	 * goes; any other token ends the chance */
+	if (p->ignore_lf) {
+		p->ignore_lf = false;
+		if (t->type == T_CHARS && t->tlen && t->text[0] == '\n')
+			drop_prefix(p, t, 1);
+	}
+	for (int guard = 0; guard < 64; guard++) {
+		if (t->type == T_CHARS && !t->tlen)
+			return;
+		bool done;
+		if (p->mode != M_TEXT && use_foreign_rules(p, t)) {
+			done = foreign(p, t);
+		} else {
+			switch (p->mode) {
+			case M_INITIAL: done = initial(p, t); break;
+			case M_BEFORE_HTML: done = before_html(p, t); break;
+			case M_BEFORE_HEAD: done = before_head(p, t); break;
+			case M_IN_HEAD: done = in_head(p, t); break;
+			case M_IN_HEAD_NOSCRIPT: done = in_head_noscript(p, t); break;
+			case M_AFTER_HEAD: done = after_head(p, t); break;
+			case M_IN_BODY: done = in_body(p, t); break;
+			case M_TEXT: done = text_mode(p, t); break;
+			case M_IN_TABLE: done = in_table(p, t); break;
+			case M_IN_TABLE_TEXT: done = in_table_text(p, t); break;
+			case M_IN_CAPTION: done = in_caption(p, t); break;
+			case M_IN_COLGROUP: done = in_colgroup(p, t); break;
+			case M_IN_TBODY: done = in_tbody(p, t); break;
+			case M_IN_ROW: done = in_row(p, t); break;
+			case M_IN_CELL: done = in_cell(p, t); break;
+			case M_IN_SELECT: done = in_select(p, t); break;
+			case M_IN_SELECT_IN_TABLE: done = in_select_in_table(p, t); break;
+			case M_IN_TEMPLATE: done = in_template(p, t); break;
+			case M_AFTER_BODY: done = after_body(p, t); break;
+			case M_IN_FRAMESET: case M_AFTER_FRAMESET: done = in_frameset(p, t); break;
+			case M_AFTER_AFTER_BODY: case M_AFTER_AFTER_FRAMESET: done = after_after_body(p, t); break;
+			default: done = true; break;
+			}
+		}
+		if (done)
+			return;
+	}
+}
+
+/* ---- tokenizer ---- */
+
+static void emit_chars(P *p, size_t s, size_t e, int flags)
+{
+	if (e <= s)
+		return;
+	p->sb.n = 0;
+	decode(&p->sb, p->h + s, e - s, flags, -1);
+	size_t from = p->carry ? p->carry - 1 : s;
+	p->carry = 0;
+	tok t = {.type = T_CHARS, .start = from, .end = e, .text = p->sb.d, .tlen = p->sb.n};
+	p->tok_start = from;
+	process(p, &t);
+}
+
+static size_t skip_ws(P *p, size_t i)
+{
+	while (i < p->len && is_ws((unsigned char)p->h[i]))
+		i++;
+	return i;
+}
+
+static uint64_t name_hash(const char *a, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)a[i]) * 1099511628211ull;
+	return h;
+}
+
+static void ah_insert(P *p, size_t idx)
+{
+	const char *a = p->attrs[idx]->name;
+	size_t j = name_hash(a, strlen(a)) & (p->ahcap - 1);
+	while ((uint32_t)(p->ahash[j] >> 32) == p->ah_gen)
+		j = (j + 1) & (p->ahcap - 1);
+	p->ahash[j] = (uint64_t)p->ah_gen << 32 | idx;
+}
+
+/* Is name[0..n) among the tag's attributes so far? */
+static bool attr_dup(P *p, const char *name, size_t n)
+{
+	if (p->nattrs < 16) {
+		for (size_t i = 0; i < p->nattrs; i++)
+			if (!strncmp(p->attrs[i]->name, name, n) && !p->attrs[i]->name[n])
+				return true;
+		return false;
+	}
+	if (p->ahcap < p->nattrs * 4) {
+		size_t c = 64;
+		while (c < p->nattrs * 8)
+			c *= 2;
+		free(p->ahash);
+		p->ahash = bw_xcalloc(c, sizeof *p->ahash);
+		p->ahcap = c;
+		p->ah_gen++;
+		p->ah_n = 0;
+	}
+	while (p->ah_n < p->nattrs)
+		ah_insert(p, p->ah_n++);
+	size_t j = name_hash(name, n) & (p->ahcap - 1);
+	while ((uint32_t)(p->ahash[j] >> 32) == p->ah_gen) {
+		const char *a = p->attrs[(uint32_t)p->ahash[j]]->name;
+		if (!strncmp(a, name, n) && !a[n])
+			return true;
+		j = (j + 1) & (p->ahcap - 1);
+	}
+	return false;
+}
+
+/* Parses a tag from h[i] == '<' with the name at [ns, ne). Returns the
+ * offset after the tag, or len when the input ends inside it (no token). */
+static size_t tag(P *p, size_t lt, size_t ns, bool end)
+{
+	const char *h = p->h;
+	size_t len = p->len, i = ns;
+	p->open_tag = lt + 1; /* until it is emitted: the input may end inside it */
+	while (i < len && !is_ws((unsigned char)h[i]) && h[i] != '/' && h[i] != '>')
+		i++;
+	if (i >= len)
+		return len;
+	p->name.n = 0;
+	decode(&p->name, h + ns, i - ns, DEC_LOWER, -1);
+	sb_addc(&p->name, 0);
+	p->name.n--;
+	p->nattrs = 0;
+	if (p->ah_n) {
+		p->ah_gen++; /* empties the set */
+		p->ah_n = 0;
+	}
+	bool selfclose = false;
+	for (;;) {
+		/* before attribute name */
+		while (i < len && (is_ws((unsigned char)h[i]) || h[i] == '/')) {
+			if (h[i] == '/') {
+				if (i + 1 < len && h[i + 1] == '>') {
+					selfclose = true;
+					i++;
+					break;
+				}
+			}
+			i++;
+		}
+		if (i >= len)
+			return len;
+		if (h[i] == '>')
+			break;
+		/* attribute name: a leading '=' belongs to it */
+		size_t as = i++;
+		while (i < len && !is_ws((unsigned char)h[i]) && h[i] != '/' && h[i] != '>' && h[i] != '=')
+			i++;
+		if (i >= len)
+			return len;
+		size_t ae = i;
+		/* after attribute name */
+		size_t j = skip_ws(p, i);
+		if (j >= len)
+			return len;
+		size_t vs = 0, ve = 0, dvs = 0, dve = 0;
+		int quote = -1;
+		bool has_value = false;
+		if (h[j] == '=') {
+			j = skip_ws(p, j + 1);
+			if (j >= len)
+				return len;
+			if (h[j] == '"' || h[j] == '\'') {
+				quote = h[j];
+				const char *q = memchr(h + j + 1, h[j], len - j - 1);
+				if (!q)
+					return len;
+				vs = j;
+				ve = (size_t)(q - h) + 1;
+				dvs = j + 1;
+				dve = ve - 1;
+				has_value = true;
+				i = ve;
+				/* after attribute value (quoted): anything but white space,
+				 * '/' or '>' starts the next attribute */
+			} else if (h[j] == '>') {
+				i = j; /* missing value: empty, original_value stays the name */
+			} else {
+				size_t k = j;
+				while (k < len && !is_ws((unsigned char)h[k]) && h[k] != '>')
+					k++;
+				if (k >= len)
+					return len;
+				vs = dvs = j;
+				ve = dve = k;
+				has_value = true;
+				i = k;
+			}
+		} else {
+			i = j;
+		}
+		if (end)
+			continue;
+		/* the name, decoded */
+		size_t mark = p->sb.n = 0;
+		decode(&p->sb, h + as, ae - as, DEC_LOWER, -1);
+		if (attr_dup(p, p->sb.d + mark, p->sb.n))
+			continue;
+		GumboAttribute *a = p->alloc(p->ud, sizeof *a);
+		memset(a, 0, sizeof *a);
+		a->attr_namespace = GUMBO_ATTR_NAMESPACE_NONE;
+		a->name = xstrndup(p, p->sb.d, p->sb.n);
+		a->original_name.data = h + as;
+		a->original_name.length = ae - as;
+		a->name_start.offset = (unsigned)as;
+		a->name_end.offset = (unsigned)ae;
+		if (has_value) {
+			p->sb.n = 0;
+			decode(&p->sb, h + dvs, dve - dvs, DEC_REFS | DEC_ATTR, quote);
+			a->value = xstrndup(p, p->sb.d, p->sb.n);
+			a->original_value.data = h + vs;
+			a->original_value.length = ve - vs;
+			a->value_start.offset = (unsigned)vs;
+			a->value_end.offset = (unsigned)ve;
+		} else {
+			a->value = "";
+			a->original_value = a->original_name;
+			a->value_start.offset = (unsigned)as;
+			a->value_end.offset = (unsigned)ae;
+		}
+		if (p->nattrs == p->capattrs) {
+			p->capattrs = p->capattrs ? p->capattrs * 2 : 16;
+			p->attrs = bw_xrealloc(p->attrs, p->capattrs * sizeof *p->attrs);
+		}
+		p->attrs[p->nattrs++] = a;
+	}
+	size_t after = i + 1;
+	tok t = {.type = end ? T_END : T_START, .name = p->name.d, .nlen = p->name.n, .selfclose = selfclose,
+		 .start = lt, .end = after, .attrs = p->attrs, .nattrs = (unsigned)p->nattrs};
+	t.tag = gumbo_tagn_enum(t.name, (unsigned)t.nlen);
+	p->open_tag = 0;
+	p->tok_start = lt;
+	p->pos = after;
+	process(p, &t);
+	return after;
+}
+
+static void comment(P *p, size_t lt, size_t cs, size_t ce, size_t after)
+{
+	p->sb.n = 0;
+	decode(&p->sb, p->h + cs, ce - cs, 0, -1);
+	tok t = {.type = T_COMMENT, .start = lt, .end = after, .text = p->sb.d, .tlen = p->sb.n};
+	p->tok_start = lt;
+	process(p, &t);
+}
+
+static bool ieq(const char *s, const char *lit, size_t n)
+{
+	return !strncasecmp(s, lit, n);
+}
+
+/* <!DOCTYPE ...> from lt; returns the offset after it. */
+static size_t doctype(P *p, size_t lt, size_t i)
+{
+	const char *h = p->h;
+	size_t len = p->len;
+	const char *gt = memchr(h + i, '>', len - i);
+	size_t e = gt ? (size_t)(gt - h) : len, after = gt ? e + 1 : len;
+	tok t = {.type = T_DOCTYPE, .start = lt, .end = after, .dt_name = "", .dt_pub = "", .dt_sys = ""};
+	char *name = NULL, *pub = NULL, *sys = NULL;
+	i = skip_ws(p, i);
+	if (i >= e) {
+		t.force_quirks = true;
+	} else {
+		size_t s = i;
+		while (i < e && !is_ws((unsigned char)h[i]))
+			i++;
+		p->sb.n = 0;
+		decode(&p->sb, h + s, i - s, DEC_LOWER, -1);
+		name = bw_xstrndup(p->sb.d, p->sb.n);
+		t.dt_name = name;
+		i = skip_ws(p, i);
+		for (int k = 0; k < 2 && i < e; k++) {
+			bool is_pub = i + 6 <= e && ieq(h + i, "public", 6);
+			bool is_sys = i + 6 <= e && ieq(h + i, "system", 6);
+			if (k == 1 && !(h[i] == '"' || h[i] == '\'')) {
+				t.force_quirks = true;
+				break;
+			}
+			if (k == 0 && !is_pub && !is_sys) {
+				t.force_quirks = true;
+				break;
+			}
+			if (k == 0)
+				i = skip_ws(p, i + 6);
+			if (i >= e || (h[i] != '"' && h[i] != '\'')) {
+				t.force_quirks = true;
+				break;
+			}
+			const char *q = memchr(h + i + 1, h[i], e - i - 1);
+			size_t qe = q ? (size_t)(q - h) : e;
+			p->sb.n = 0;
+			decode(&p->sb, h + i + 1, qe - i - 1, 0, -1);
+			char *v = bw_xstrndup(p->sb.d, p->sb.n);
+			if (k == 0 && is_pub) {
+				pub = v;
+				t.has_pub = true;
+			} else {
+				free(sys);
+				sys = v;
+				t.has_sys = true;
+				if (k == 0)
+					k = 1; /* SYSTEM: nothing follows */
+			}
+			if (!q) {
+				t.force_quirks = true;
+				break;
+			}
+			i = skip_ws(p, qe + 1);
+		}
+		if (pub)
+			t.dt_pub = pub;
+		if (sys)
+			t.dt_sys = sys;
+	}
+	if (!gt)
+		t.force_quirks = true;
+	p->tok_start = lt;
+	process(p, &t);
+	free(name);
+	free(pub);
+	free(sys);
+	return after;
+}
+
+/* After '<' at lt in the data state. Returns where to continue. */
+static size_t markup(P *p, size_t lt)
+{
+	const char *h = p->h;
+	size_t len = p->len, i = lt + 1;
+	if (i >= len) {
+		emit_chars(p, lt, len, DEC_NULDROP);
+		return len;
+	}
+	unsigned char c = (unsigned char)h[i];
+	if ((c | 32) >= 'a' && (c | 32) <= 'z')
+		return tag(p, lt, i, false);
+	if (c == '/') {
+		i++;
+		if (i >= len) {
+			emit_chars(p, lt, len, DEC_NULDROP);
+			return len;
+		}
+		c = (unsigned char)h[i];
+		if ((c | 32) >= 'a' && (c | 32) <= 'z')
+			return tag(p, lt, i, true);
+		if (c == '>') {
+			/* nothing; Gumbo's next character token starts here */
+			p->carry = lt + 1;
+			return i + 1;
+		}
+		/* bogus comment */
+		const char *gt = memchr(h + i, '>', len - i);
+		size_t e = gt ? (size_t)(gt - h) : len;
+		comment(p, lt, i, e, gt ? e + 1 : len);
+		return gt ? e + 1 : len;
+	}
+	if (c == '!') {
+		i++;
+		if (i + 2 <= len && h[i] == '-' && h[i + 1] == '-') {
+			size_t cs = i + 2;
+			if (cs < len && h[cs] == '>') {
+				comment(p, lt, cs, cs, cs + 1);
+				return cs + 1;
+			}
+			if (cs + 1 < len && h[cs] == '-' && h[cs + 1] == '>') {
+				comment(p, lt, cs, cs, cs + 2);
+				return cs + 2;
+			}
+			size_t k = cs;
+			for (;;) {
+				const char *d = k < len ? memchr(h + k, '-', len - k) : NULL;
+				if (!d) {
+					comment(p, lt, cs, len, len);
+					return len;
+				}
+				k = (size_t)(d - h);
+				if (k + 2 < len && h[k + 1] == '-' && h[k + 2] == '>') {
+					comment(p, lt, cs, k, k + 3);
+					return k + 3;
+				}
+				if (k + 3 < len && h[k + 1] == '-' && h[k + 2] == '!' && h[k + 3] == '>') {
+					comment(p, lt, cs, k, k + 4);
+					return k + 4;
+				}
+				k++;
+			}
+		}
+		if (i + 7 <= len && ieq(h + i, "doctype", 7))
+			return doctype(p, lt, i + 7);
+		if (i + 7 <= len && !memcmp(h + i, "[CDATA[", 7) && p->depth && !is_html_ns(cur(p))) {
+			size_t cs = i + 7;
+			const char *e = memmem(h + cs, len - cs, "]]>", 3);
+			size_t ce = e ? (size_t)(e - h) : len;
+			if (ce > cs) {
+				p->sb.n = 0;
+				decode(&p->sb, h + cs, ce - cs, 0, -1);
+				/* (Gumbo's text starts at "<![CDATA[") */
+				tok t = {.type = T_CHARS, .start = lt, .end = ce, .text = p->sb.d, .tlen = p->sb.n,
+					 .cdata = true};
+				p->tok_start = lt;
+				process(p, &t);
+			}
+			return e ? ce + 3 : len;
+		}
+		const char *gt = memchr(h + i, '>', len - i);
+		size_t e = gt ? (size_t)(gt - h) : len;
+		comment(p, lt, i, e, gt ? e + 1 : len);
+		return gt ? e + 1 : len;
+	}
+	if (c == '?') {
+		const char *gt = memchr(h + i, '>', len - i);
+		size_t e = gt ? (size_t)(gt - h) : len;
+		comment(p, lt, i, e, gt ? e + 1 : len);
+		return gt ? e + 1 : len;
+	}
+	/* a lone '<' is text */
+	emit_chars(p, lt, lt + 1, DEC_NULDROP);
+	return lt + 1;
+}
+
+/* Raw text or RCDATA: up to the appropriate end tag. */
+static size_t raw(P *p, size_t i)
+{
+	const char *h = p->h;
+	size_t len = p->len, n = p->rawlen, k = i;
+	int flags = p->ts == TS_RCDATA ? DEC_REFS : 0;
+	for (;;) {
+		const char *lt = k < len ? memchr(h + k, '<', len - k) : NULL;
+		if (!lt) {
+			emit_chars(p, i, len, flags);
+			p->ts = TS_DATA;
+			return len;
+		}
+		k = (size_t)(lt - h);
+		if (k + 2 + n <= len && h[k + 1] == '/' && ieq(h + k + 2, p->rawname, n)) {
+			size_t e = k + 2 + n;
+			if (e < len && (is_ws((unsigned char)h[e]) || h[e] == '/' || h[e] == '>')) {
+				emit_chars(p, i, k, flags);
+				p->ts = TS_DATA;
+				size_t r = tag(p, k, k + 2, true);
+				return r;
+			}
+			if (e >= len) {
+				emit_chars(p, i, len, flags);
+				p->ts = TS_DATA;
+				return len;
+			}
+		}
+		k++;
+	}
+}
+
+static void tokenize(P *p)
+{
+	const char *h = p->h;
+	size_t len = p->len, i = 0;
+	while (i < len && !p->done) {
+		if (p->ts == TS_PLAINTEXT) {
+			emit_chars(p, i, len, 0);
+			break;
+		}
+		if (p->ts != TS_DATA) {
+			i = raw(p, i);
+			continue;
+		}
+		const char *lt = memchr(h + i, '<', len - i);
+		size_t e = lt ? (size_t)(lt - h) : len;
+		if (e > i) {
+			bool foreign_ctx = p->depth && !is_html_ns(cur(p));
+			emit_chars(p, i, e, DEC_REFS | (foreign_ctx ? 0 : DEC_NULDROP));
+		}
+		if (!lt)
+			break;
+		i = markup(p, e);
+	}
+	p->pos = len;
+	/* Gumbo's end-of-file token starts where a dropped tag did */
+	p->tok_start = p->open_tag ? p->open_tag - 1 : len;
+	tok t = {.type = T_EOF, .start = len, .end = len};
+	for (int guard = 0; guard < 1000000 && !p->done; guard++) {
+		size_t before = p->depth;
+		enum mode m = p->mode;
+		process(p, &t);
+		if (p->done || (p->depth == before && p->mode == m))
+			break;
+	}
+	flush_text(p);
+}
+
+GumboOutput *bw_html_parse(const char *html, size_t len, void *(*alloc)(void *, size_t), void *userdata)
+{
+	init_special();
+	P *p = bw_xcalloc(1, sizeof *p);
+	p->h = html;
+	p->len = len;
+	p->alloc = alloc;
+	p->ud = userdata;
+	init_sets(p);
+	p->out = xalloc(p, sizeof *p->out);
+	p->doc = xalloc(p, sizeof *p->doc);
+	p->doc->type = GUMBO_NODE_DOCUMENT;
+	p->doc->v.document.name = "";
+	p->doc->v.document.public_identifier = "";
+	p->doc->v.document.system_identifier = "";
+	p->out->document = p->doc;
+	p->mode = M_INITIAL;
+	p->frameset_ok = true;
+	tokenize(p);
+	if (!p->out->root) {
+		/* empty input: Gumbo still makes html, head and body */
+		tok t = {.type = T_EOF};
+		p->mode = M_INITIAL;
+		p->done = false;
+		for (int g = 0; g < 8 && !p->done; g++)
+			process(p, &t);
+	}
+	free(p->sb.d);
+	free(p->tb.d);
+	free(p->name.d);
+	free(p->attrs);
+	free(p->ahash);
+	free(p->stack);
+	free(p->afl);
+	free(p->tmodes);
+	GumboOutput *out = p->out;
+	free(p);
+	return out;
+}

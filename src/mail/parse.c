@@ -3,7 +3,9 @@
  * uuencode, RFC 2047/2231, charsets); this file walks its tree under our
  * limits, converts every text part to valid UTF-8 and records what went
  * wrong without ever giving up on the message. */
+#include <errno.h>
 #include <gmime/gmime.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,75 +171,246 @@ static char *sniff_meta_charset(const char *html, size_t len)
 	return k ? bw_xstrndup(p, k) : NULL;
 }
 
-/* Converts decoded part bytes to valid UTF-8. Declared charset first; with
- * none, UTF-8 if the bytes are valid UTF-8, else windows-1252, which is what
- * mail clients and browsers fall back to. Invalid sequences become U+FFFD. */
-static char *text_to_utf8(const char *declared, const char *data, size_t len, bool html,
-			  size_t *out_len, bw_strvec *errors)
+/* g_utf8_validate, except that NUL bytes count as valid (they are valid
+ * UTF-8; GLib's check stops at them). *bad gets the first invalid byte, or
+ * the end. */
+static bool utf8_valid(const char *s, size_t len, const char **bad)
+{
+	const char *end = s + len;
+	while (s < end) {
+		const char *e;
+		if (g_utf8_validate(s, end - s, &e))
+			break;
+		if (*e != '\0') {
+			*bad = e;
+			return false;
+		}
+		s = e + 1;
+	}
+	*bad = end;
+	return true;
+}
+
+/* Appends U+FFFD. */
+static void put_replacement(bw_buf *b)
+{
+	bw_buf_append(b, "\xef\xbf\xbd", 3);
+}
+
+/* Length of the longest prefix of s[0..len) (valid UTF-8) that is at most
+ * max bytes and ends on a character boundary. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Converts from a charset iconv knows to UTF-8, writing at most max bytes
+ * (*cut is set when there was more). The output is bounded as it is made, so
+ * that a part in a single-byte charset (up to 3 UTF-8 bytes per byte) cannot
+ * triple the memory it takes before any limit is checked. A byte sequence
+ * invalid in the charset becomes U+FFFD and conversion goes on after it, as
+ * browsers do (iconv would otherwise give up on the whole part). Returns
+ * false when iconv cannot convert from cs at all. */
+static bool convert_bounded(const char *cs, const char *data, size_t len, size_t max, bw_buf *out,
+			    bool *cut)
+{
+	iconv_t cd = g_mime_iconv_open("UTF-8", cs);
+	if (cd == (iconv_t)-1)
+		return false;
+	/* A first guess: most text grows little; the buffer doubles as needed. */
+	size_t want = len + len / 4 + 16;
+	bw_buf_reserve(out, want < max ? want : max);
+	char *in = (char *)data;
+	size_t inleft = len;
+	while (inleft > 0) {
+		if (out->len >= max) {
+			*cut = true;
+			break;
+		}
+		if (out->cap - out->len < 16 + 1) {
+			size_t grow = out->cap < max - out->len ? out->cap : max - out->len;
+			bw_buf_reserve(out, grow > 16 ? grow : 16);
+		}
+		size_t room = out->cap - out->len - 1; /* keep the NUL */
+		if (room > max - out->len)
+			room = max - out->len;
+		char *o = out->data + out->len;
+		size_t oleft = room;
+		size_t r = iconv(cd, &in, &inleft, &o, &oleft);
+		out->len += room - oleft;
+		out->data[out->len] = '\0';
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG) {
+			if (oleft < room)
+				continue; /* progress: go on with more room */
+			/* the next character does not fit in what is left */
+			if (room >= max - out->len) {
+				*cut = true;
+				break;
+			}
+			bw_buf_reserve(out, out->cap);
+			continue;
+		}
+		/* EILSEQ: an invalid sequence; EINVAL: an incomplete one at the end */
+		if (out->len + 3 > max) {
+			*cut = true;
+			break;
+		}
+		put_replacement(out);
+		in++;
+		inleft--;
+		iconv(cd, NULL, NULL, NULL, NULL);
+	}
+	if (inleft == 0) {
+		/* flush the shift state (stateful charsets such as ISO-2022-JP) */
+		char tail[16], *o = tail;
+		size_t oleft = sizeof tail;
+		if (iconv(cd, NULL, NULL, &o, &oleft) != (size_t)-1 && out->len + (sizeof tail - oleft) <= max)
+			bw_buf_append(out, tail, sizeof tail - oleft);
+	}
+	g_mime_iconv_close(cd);
+	return true;
+}
+
+/* Decoded part bytes as valid UTF-8, at most max bytes. Declared charset
+ * first; with none, UTF-8 if the bytes are valid UTF-8, else windows-1252,
+ * which is what mail clients and browsers fall back to. Invalid sequences
+ * become U+FFFD. Returns NULL when data[0..len) can be used as it is (valid
+ * UTF-8 within max), so that callers holding the bytes need not copy them;
+ * else a malloc'd string. */
+static char *text_to_utf8(const char *declared, const char *data, size_t len, bool html, size_t max,
+			  size_t *out_len, bool *cut, bw_strvec *errors)
 {
 	char *sniffed = NULL;
 	const char *cs = declared;
+	*cut = false;
 	if (!cs && html)
 		cs = sniffed = sniff_meta_charset(data, len);
-	bool valid = g_utf8_validate(data, (gssize)len, NULL);
-	char *out = NULL;
+	const char *bad;
+	bool valid = utf8_valid(data, len, &bad);
 	if ((!cs || is_utf8_name(cs)) && valid) {
-		out = bw_xstrndup(data, len);
-		*out_len = len;
 		free(sniffed);
-		return out;
+		*out_len = utf8_prefix(data, len, max);
+		*cut = *out_len < len;
+		return NULL;
 	}
 	if (!cs || bw_ascii_iequal(cs, "us-ascii") || bw_ascii_iequal(cs, "ascii"))
 		cs = "windows-1252";
+	bw_buf out = {0};
+	bool converted = false;
 	if (!is_utf8_name(cs)) {
-		iconv_t cd = g_mime_iconv_open("UTF-8", cs);
-		if (cd == (iconv_t)-1) {
+		converted = convert_bounded(cs, data, len, max, &out, cut);
+		if (!converted) {
 			bw_strvec_pushf(errors, "parse: unknown charset \"%s\", read as windows-1252", cs);
-			cd = g_mime_iconv_open("UTF-8", "windows-1252");
-		}
-		if (cd != (iconv_t)-1) {
-			char *conv = g_mime_iconv_strndup(cd, data, len);
-			g_mime_iconv_close(cd);
-			if (conv) {
-				char *valid_conv = g_utf8_make_valid(conv, -1);
-				g_free(conv);
-				out = bw_xstrdup(valid_conv);
-				g_free(valid_conv);
-			}
+			converted = convert_bounded("windows-1252", data, len, max, &out, cut);
 		}
 	}
-	if (!out) {
-		char *v = g_utf8_make_valid(data, (gssize)len);
-		out = bw_xstrdup(v);
-		g_free(v);
+	if (converted && !utf8_valid(out.data ? out.data : "", out.len, &bad)) {
+		bw_buf_free(&out); /* not expected from iconv; be safe */
+		converted = false;
+	}
+	if (!converted) {
+		/* UTF-8 declared but invalid: each bad byte becomes U+FFFD */
+		bw_buf_reset(&out);
+		*cut = false;
+		const char *p = data, *end = data + len;
+		while (p < end) {
+			utf8_valid(p, (size_t)(end - p), &bad);
+			size_t good = utf8_prefix(p, (size_t)(bad - p), max - out.len);
+			bw_buf_append(&out, p, good);
+			if (good < (size_t)(bad - p) || (bad < end && out.len + 3 > max)) {
+				*cut = true;
+				break;
+			}
+			if (bad < end)
+				put_replacement(&out);
+			p = bad < end ? bad + 1 : end;
+		}
 	}
 	free(sniffed);
-	*out_len = strlen(out);
-	return out;
+	*out_len = out.len;
+	return bw_buf_steal(&out);
 }
 
 char *bw_mime_text_utf8(GMimePart *part, const char *data, size_t len, bool html, size_t *out_len,
 			bw_strvec *errors)
 {
 	const char *declared = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
-	return text_to_utf8(declared && *declared ? declared : NULL, data, len, html, out_len, errors);
+	bool cut;
+	char *s = text_to_utf8(declared && *declared ? declared : NULL, data, len, html, SIZE_MAX,
+			       out_len, &cut, errors);
+	return s ? s : bw_xstrndup(data, len);
 }
 
+/* The decoded content of a part, read through GMime's decoding filter (as
+ * g_mime_data_wrapper_write_to_stream does) into one buffer, stopping after
+ * max bytes: the content is never held twice, and a part over the limit is
+ * never decoded whole. The buffer is sized from the encoded length, which no
+ * transfer encoding's decoded form exceeds, so it is normally allocated once. */
 char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
 {
-	GMimeStream *stream = g_mime_stream_mem_new();
+	*cut = false;
+	*len = 0;
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
-	if (content)
-		g_mime_data_wrapper_write_to_stream(content, stream);
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
-	size_t n = bytes->len;
-	*cut = n > max;
-	if (*cut)
-		n = max;
-	char *out = bw_xstrndup(bytes->data ? (const char *)bytes->data : "", n);
-	g_object_unref(stream);
+	GMimeStream *src = content ? g_mime_data_wrapper_get_stream(content) : NULL; /* not a new ref */
+	if (!src)
+		return bw_xstrdup("");
+	if (max > SIZE_MAX / 2)
+		max = SIZE_MAX / 2;
+	g_mime_stream_reset(src);
+	GMimeStream *in = src;
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(content);
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		GMimeFilter *f = g_mime_filter_basic_new(enc, FALSE);
+		in = g_mime_stream_filter_new(src);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(in), f);
+		g_object_unref(f);
+	}
+	gint64 enc_len = g_mime_stream_length(src);
+	size_t guess = enc_len >= 0 ? (size_t)enc_len : 65536;
+	size_t cap = (guess < max ? guess : max) + 1, n = 0;
+	char *buf = bw_xmalloc(cap);
+	for (;;) {
+		if (n + 1 < cap) {
+			ssize_t r = g_mime_stream_read(in, buf + n, cap - 1 - n);
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			continue;
+		}
+		/* full: is there more? */
+		char probe[4096];
+		ssize_t r = g_mime_stream_read(in, probe, sizeof probe);
+		if (r <= 0)
+			break;
+		size_t take = (size_t)r < max - n ? (size_t)r : max - n;
+		if (take) {
+			size_t ncap = cap < max / 2 ? cap * 2 : max + 1;
+			if (ncap < n + take + 1)
+				ncap = n + take + 1;
+			buf = bw_xrealloc(buf, ncap);
+			cap = ncap;
+			memcpy(buf + n, probe, take);
+			n += take;
+		}
+		if (take < (size_t)r) {
+			*cut = true;
+			break;
+		}
+	}
+	buf[n] = '\0';
+	if (in != src)
+		g_object_unref(in);
+	g_mime_stream_reset(src);
 	*len = n;
-	return out;
+	return buf;
 }
 
 static void add_leaf(GMimePart *part, unsigned depth, void *arg)
@@ -246,7 +419,7 @@ static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 	bw_message *m = st->m;
 	if (m->nparts >= st->lim->max_parts) {
 		if (!st->parts_reported)
-			bw_strvec_pushf(&m->errors, "limit: more than %u MIME parts; the rest were not read",
+			bw_strvec_pushf(&m->errors, "limit: more than %u MIME parts; the rest were not read (max_parts)",
 					st->lim->max_parts);
 		st->parts_reported = true;
 		return;
@@ -258,18 +431,13 @@ static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 	g_free(mime);
 	bw_ascii_lower(type);
 
+	/* max_decoded_bytes bounds what the message's parts hold in memory
+	 * together: decoded attachments and text as stored, in UTF-8. */
 	size_t budget = st->lim->max_decoded_bytes > st->decoded_total
 				? st->lim->max_decoded_bytes - st->decoded_total : 0;
 	size_t len;
 	bool cut;
 	char *raw = bw_mime_decoded(part, budget, &len, &cut);
-	if (cut && !st->decoded_reported) {
-		bw_strvec_pushf(&m->errors, "limit: decoded content exceeds %zu bytes; parts were cut",
-				st->lim->max_decoded_bytes);
-		st->decoded_reported = true;
-	}
-	st->decoded_total += len;
-
 	GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
 	bool attachment = disp && g_mime_content_disposition_is_attachment(disp);
 	bw_part_kind kind = BW_PART_ATTACHMENT;
@@ -297,8 +465,26 @@ static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 		memcpy(bp->sha256, hex, 64);
 		g_free(hex);
 	} else {
-		bp->data = bw_mime_text_utf8(part, raw, len, kind == BW_PART_HTML, &bp->len, &m->errors);
-		free(raw);
+		/* Text: the decoded bytes are kept as they are when they are
+		 * UTF-8 already, else replaced by their conversion. */
+		const char *declared = g_mime_object_get_content_type_parameter(obj, "charset");
+		bool conv_cut;
+		char *utf8 = text_to_utf8(declared && *declared ? declared : NULL, raw, len,
+					  kind == BW_PART_HTML, budget, &bp->len, &conv_cut, &m->errors);
+		if (utf8) {
+			free(raw);
+			bp->data = utf8;
+		} else {
+			bp->data = raw;
+			raw[bp->len] = '\0';
+		}
+		cut |= conv_cut;
+	}
+	st->decoded_total += bp->len;
+	if (cut && !st->decoded_reported) {
+		bw_strvec_pushf(&m->errors, "limit: decoded content exceeds %zu bytes; parts were cut "
+				"(max_decoded_bytes)", st->lim->max_decoded_bytes);
+		st->decoded_reported = true;
 	}
 }
 
@@ -353,15 +539,174 @@ GMimeParserOptions *bw_mime_options(void)
 	return opts;
 }
 
+/* ---- nesting pre-scan ---- */
+
+/* GMime checks every line that starts with "--" against every boundary open
+ * at that point, so its parse time is such lines times the nesting depth:
+ * 1,000 nested multiparts followed by 8 MB of "--x" lines take 10 s, and a
+ * 64 MiB message over a minute. GMime itself stops nesting at 1,024 levels
+ * (GMIME_CRIT_NESTING_OVERFLOW). The message is therefore cut where a part
+ * would nest deeper than MIME_NESTING_CAP levels, twice the default
+ * max_mime_depth: deeper parts are never read anyway, and GMime's cost stays
+ * linear. */
+enum { MIME_NESTING_CAP = 64 };
+/* The cut is recorded on the message (offset + 1) under this key; rewrite.c
+ * reads it too. */
+#define BW_NESTING_CUT_KEY "bw-nesting-cut"
+
+typedef struct nest_level {
+	char *boundary; /* a multipart's boundary; NULL for a message/rfc822 level */
+	size_t blen;
+} nest_level;
+
+/* type/subtype and boundary of a Content-Type value, loosely: enough to
+ * follow the structure, erring towards seeing less nesting than GMime. */
+static void read_content_type(const char *v, size_t n, bool *multipart, bool *message,
+			      const char **b, size_t *blen)
+{
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	*multipart = n >= 10 && g_ascii_strncasecmp(v, "multipart/", 10) == 0;
+	*message = (n >= 14 && g_ascii_strncasecmp(v, "message/rfc822", 14) == 0) ||
+		   (n >= 14 && g_ascii_strncasecmp(v, "message/global", 14) == 0);
+	*b = NULL;
+	*blen = 0;
+	for (size_t i = 0; *multipart && i + 9 <= n; i++) {
+		if (g_ascii_strncasecmp(v + i, "boundary=", 9) != 0 ||
+		    (i > 0 && v[i - 1] != ';' && v[i - 1] != ' ' && v[i - 1] != '\t'))
+			continue;
+		size_t j = i + 9, k;
+		if (j < n && v[j] == '"') {
+			for (k = ++j; k < n && v[k] != '"'; k++)
+				;
+		} else {
+			for (k = j; k < n && v[k] != ';' && v[k] != ' ' && v[k] != '\t' && v[k] != '\r' &&
+				    v[k] != '\n'; k++)
+				;
+		}
+		if (k > j) {
+			*b = v + j;
+			*blen = k - j;
+		}
+		return;
+	}
+}
+
+/* Offset of the header block of the first part that would nest deeper than
+ * cap levels, or len. */
+static size_t nesting_cut(const char *d, size_t len, unsigned cap)
+{
+	nest_level *st = bw_xcalloc((size_t)cap + 1, sizeof *st);
+	size_t depth = 0, cut = len, pos = 0, block = 0;
+	bool headers = true;
+	char ctype[4096];
+	size_t ctlen = 0;
+	bool in_ct = false;
+	while (pos < len) {
+		const char *nl = memchr(d + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - d) + 1 : len;
+		const char *line = d + pos;
+		size_t n = end - pos;
+		size_t content = n - (n && line[n - 1] == '\n') - (n >= 2 && line[n - 2] == '\r');
+		/* a boundary line: the innermost open boundary it starts with */
+		long hit = -1;
+		if (content >= 2 && line[0] == '-' && line[1] == '-') {
+			for (size_t i = depth; i-- > 0;)
+				if (st[i].boundary && content >= 2 + st[i].blen &&
+				    memcmp(line + 2, st[i].boundary, st[i].blen) == 0) {
+					hit = (long)i;
+					break;
+				}
+		}
+		if (hit >= 0) {
+			bool close = content >= 4 + st[hit].blen && line[2 + st[hit].blen] == '-' &&
+				     line[3 + st[hit].blen] == '-';
+			size_t keep = (size_t)hit + (close ? 0 : 1);
+			while (depth > keep)
+				free(st[--depth].boundary);
+			headers = !close;
+			block = end;
+			ctlen = 0;
+			in_ct = false;
+		} else if (headers) {
+			if (content == 0) {
+				/* end of a header block: does it open a level? */
+				bool mp, msg;
+				const char *b;
+				size_t blen;
+				read_content_type(ctype, ctlen, &mp, &msg, &b, &blen);
+				if ((mp && b) || msg) {
+					if (depth == cap) {
+						cut = block;
+						break;
+					}
+					st[depth].boundary = mp ? bw_xstrndup(b, blen) : NULL;
+					st[depth].blen = mp ? blen : 0;
+					depth++;
+				}
+				headers = msg && !mp; /* a message's body starts with headers */
+				block = end;
+				ctlen = 0;
+				in_ct = false;
+			} else if (line[0] == ' ' || line[0] == '\t') {
+				if (in_ct) {
+					size_t take = content < sizeof ctype - ctlen ? content : sizeof ctype - ctlen;
+					memcpy(ctype + ctlen, line, take);
+					ctlen += take;
+				}
+			} else {
+				in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
+				if (in_ct) {
+					ctlen = content - 13 < sizeof ctype ? content - 13 : sizeof ctype;
+					memcpy(ctype, line + 13, ctlen);
+				}
+			}
+		}
+		pos = end;
+	}
+	while (depth)
+		free(st[--depth].boundary);
+	free(st);
+	return cut;
+}
+
+static void free_array_not_data(gpointer array)
+{
+	g_byte_array_free(array, FALSE);
+}
+
+/* The stream reads the caller's bytes in place: g_mime_stream_mem_new_with_buffer
+ * would copy the whole message (up to max_message_bytes) once more. The
+ * GByteArray only points at data; the stream does not own it, nothing writes
+ * to it, and when the stream goes (after the message and every part's
+ * substream, which hold references to it) only the GByteArray header is
+ * freed. The caller keeps data valid while the message lives. */
 GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions *opts)
 {
-	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+	if (len > G_MAXUINT) /* GByteArray lengths are guint */
+		len = G_MAXUINT;
+	size_t cut = nesting_cut(data, len, MIME_NESTING_CAP);
+	GByteArray *array = g_byte_array_new_take((guint8 *)data, cut);
+	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(array);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	g_object_set_data_full(G_OBJECT(stream), "bw-array", array, free_array_not_data);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
 	g_object_unref(parser);
 	g_object_unref(stream);
+	if (msg && cut < len)
+		g_object_set_data(G_OBJECT(msg), BW_NESTING_CUT_KEY, GSIZE_TO_POINTER(cut + 1));
 	return msg;
+}
+
+/* Where bw_mime_construct cut the message, or SIZE_MAX. */
+static size_t nesting_cut_of(GMimeMessage *msg)
+{
+	gsize v = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), BW_NESTING_CUT_KEY));
+	return v ? v - 1 : SIZE_MAX;
 }
 
 /* A bare HTML document (a saved mail body, as tracker studies publish them)
@@ -377,7 +722,7 @@ static bool is_bare_html(const char *data, size_t len)
 	return i < len && data[i] == '<';
 }
 
-static void parse_bare_html(bw_message *m, const char *data, size_t len)
+static void parse_bare_html(bw_message *m, const char *data, size_t len, const bw_limits *lim)
 {
 	bw_strvec_push(&m->errors, "parse: no message headers; read as a bare HTML body");
 	m->parts = bw_xcalloc(1, sizeof(bw_part));
@@ -385,7 +730,13 @@ static void parse_bare_html(bw_message *m, const char *data, size_t len)
 	bw_part *p = &m->parts[0];
 	p->kind = BW_PART_HTML;
 	p->content_type = bw_xstrdup("text/html");
-	p->data = text_to_utf8(NULL, data, len, true, &p->len, &m->errors);
+	bool cut;
+	p->data = text_to_utf8(NULL, data, len, true, lim->max_decoded_bytes, &p->len, &cut, &m->errors);
+	if (!p->data)
+		p->data = bw_xstrndup(data, p->len);
+	if (cut)
+		bw_strvec_pushf(&m->errors, "limit: decoded content exceeds %zu bytes; parts were cut "
+				"(max_decoded_bytes)", lim->max_decoded_bytes);
 }
 
 void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t len,
@@ -394,14 +745,14 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	parse_state st = {.m = m, .lim = lim};
 	m->source = bw_xstrdup(source);
 	if (len > lim->max_message_bytes) {
-		bw_strvec_pushf(&m->errors, "limit: message is %zu bytes; only the first %zu were read",
+		bw_strvec_pushf(&m->errors, "limit: message is %zu bytes; only the first %zu were read (max_message_bytes)",
 				len, lim->max_message_bytes);
 		len = lim->max_message_bytes;
 	}
 	if (len == 0)
 		bw_strvec_push(&m->errors, "parse: empty message");
 	if (is_bare_html(data, len)) {
-		parse_bare_html(m, data, len);
+		parse_bare_html(m, data, len, lim);
 		if (recipient)
 			m->recipient = bw_xstrdup(recipient);
 		return;
@@ -414,6 +765,11 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	if (!msg) {
 		bw_strvec_push(&m->errors, "parse: not an RFC 5322 message; nothing could be read");
 	} else {
+		size_t cut = nesting_cut_of(msg);
+		if (cut != SIZE_MAX)
+			bw_strvec_pushf(&m->errors, "limit: MIME nesting deeper than %d levels at byte %zu; "
+					"the rest of the message was not read (max_mime_depth)",
+					MIME_NESTING_CAP, cut);
 		copy_headers(m, GMIME_OBJECT(msg));
 		const char *mid = g_mime_message_get_message_id(msg);
 		if (mid && *mid)
@@ -428,7 +784,7 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 			m->return_path = strip_angles(rp);
 		GMimeObject *body = g_mime_message_get_mime_part(msg);
 		if (body && !bw_mime_walk(body, lim->max_mime_depth, add_leaf, &st))
-			bw_strvec_pushf(&m->errors, "limit: MIME nesting deeper than %u; deeper parts were not read",
+			bw_strvec_pushf(&m->errors, "limit: MIME nesting deeper than %u; deeper parts were not read (max_mime_depth)",
 					lim->max_mime_depth);
 		g_object_unref(msg);
 	}

@@ -1,8 +1,13 @@
-/* Sanitizing a whole message: every HTML part, at any depth, is replaced by
- * a copy that fetches nothing remote (src/html/sanitize.c), and the message
- * is written out again with GMime. Parts that need no change keep their
- * bytes; a header says what was removed. */
-#include <limits.h>
+/* Sanitizing a whole message: every HTML part is replaced by a copy that
+ * fetches nothing remote (src/html/sanitize.c), and the message is written
+ * out again with GMime. Parts that need no change keep their bytes; a header
+ * says what was removed.
+ *
+ * Nothing goes out unchecked: MIME parts nested deeper than max_mime_depth
+ * (which the scan does not read either), and nested messages GMime left
+ * unparsed (it stops at 1,024 levels, GMIME_CRIT_NESTING_OVERFLOW, and keeps
+ * the rest as raw message/rfc822 bytes that a mail client may still show),
+ * are replaced by a short text/plain note. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,7 @@ typedef struct rewrite_state {
 	const bw_limits *lim;
 	bw_sanitize_stats *stats;
 	bw_strvec errors;
+	unsigned removed; /* subtrees replaced by a note */
 } rewrite_state;
 
 static bool stats_changed(const bw_sanitize_stats *a, const bw_sanitize_stats *b)
@@ -36,12 +42,98 @@ static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
 	free(raw);
 	bw_sanitize_stats before = *st->stats;
 	char *clean = bw_html_sanitize(html, utf8_len, st->lim, st->stats, &out_len);
+	/* Not only when something was neutralized: past a limit cut (bytes or
+	 * nesting) the sanitizer leaves the rest of the part out because it was
+	 * never checked, and keeping the original part would put that unchecked
+	 * tail, beacons and all, back into the output. */
+	bool changed = stats_changed(&before, st->stats) || out_len != utf8_len ||
+		       memcmp(clean, html, out_len) != 0;
 	free(html);
-	if (stats_changed(&before, st->stats) && GMIME_IS_TEXT_PART(part)) {
+	if (changed && GMIME_IS_TEXT_PART(part)) {
 		g_mime_text_part_set_text(GMIME_TEXT_PART(part), clean);
 		g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	}
 	free(clean);
+}
+
+/* Where a MIME object hangs: the index-th part of a multipart, or the body
+ * of a message. */
+typedef struct rewrite_item {
+	GMimeObject *obj;
+	unsigned depth;
+	GMimeMultipart *mp;
+	int index;
+	GMimeMessage *msg;
+} rewrite_item;
+
+static void replace_with_note(rewrite_state *st, const rewrite_item *it)
+{
+	GMimeTextPart *note = g_mime_text_part_new_with_subtype("plain");
+	g_mime_text_part_set_text(note, "[Bulwark removed MIME parts here that were nested too deeply "
+				  "to be checked.]\n");
+	if (it->mp) {
+		GMimeObject *old = g_mime_multipart_replace(it->mp, it->index, GMIME_OBJECT(note));
+		if (old)
+			g_object_unref(old);
+	} else {
+		g_mime_message_set_mime_part(it->msg, GMIME_OBJECT(note));
+	}
+	g_object_unref(note);
+	st->removed++;
+}
+
+/* A leaf GMime did not parse as a message although its type says it is one. */
+static bool unparsed_message(GMimeObject *obj)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	return ct && g_mime_content_type_is_type(ct, "message", "*") &&
+	       !g_mime_content_type_is_type(ct, "message", "delivery-status") &&
+	       !g_mime_content_type_is_type(ct, "message", "disposition-notification");
+}
+
+/* Like bw_mime_walk (iterative: hostile nesting cannot exhaust the stack),
+ * but it knows each object's parent so that it can replace it. */
+static void rewrite_tree(rewrite_state *st, GMimeMessage *msg)
+{
+	rewrite_item *stack = NULL;
+	size_t n = 0, cap = 0;
+	GMimeObject *body = g_mime_message_get_mime_part(msg);
+	if (!body)
+		return;
+	void *p = stack;
+	bw_grow(&p, &cap, 1, sizeof *stack);
+	stack = p;
+	stack[n++] = (rewrite_item){.obj = body, .msg = msg};
+	while (n) {
+		rewrite_item it = stack[--n];
+		if (it.depth > st->lim->max_mime_depth) {
+			replace_with_note(st, &it);
+		} else if (GMIME_IS_MULTIPART(it.obj)) {
+			GMimeMultipart *mp = GMIME_MULTIPART(it.obj);
+			int count = g_mime_multipart_get_count(mp);
+			p = stack;
+			bw_grow(&p, &cap, n + (size_t)(count > 0 ? count : 0), sizeof *stack);
+			stack = p;
+			for (int i = count - 1; i >= 0; i--)
+				stack[n++] = (rewrite_item){.obj = g_mime_multipart_get_part(mp, i),
+							    .depth = it.depth + 1, .mp = mp, .index = i};
+		} else if (GMIME_IS_MESSAGE_PART(it.obj)) {
+			GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(it.obj));
+			GMimeObject *inner_body = inner ? g_mime_message_get_mime_part(inner) : NULL;
+			if (inner_body) {
+				p = stack;
+				bw_grow(&p, &cap, n + 1, sizeof *stack);
+				stack = p;
+				stack[n++] = (rewrite_item){.obj = inner_body, .depth = it.depth + 1, .msg = inner};
+			}
+		} else if (GMIME_IS_PART(it.obj)) {
+			if (unparsed_message(it.obj))
+				replace_with_note(st, &it);
+			else
+				rewrite_leaf(GMIME_PART(it.obj), it.depth, st);
+		}
+	}
+	free(stack);
 }
 
 static void summary(bw_buf *b, const bw_sanitize_stats *s)
@@ -81,22 +173,33 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		return NULL;
 	}
 	rewrite_state st = {.lim = lim, .stats = stats};
-	GMimeObject *body = g_mime_message_get_mime_part(msg);
-	if (body)
-		bw_mime_walk(body, UINT_MAX, rewrite_leaf, &st);
+	rewrite_tree(&st, msg);
 	bw_strvec_free(&st.errors);
 
 	bw_buf b = {0};
 	summary(&b, stats);
+	if (st.removed)
+		bw_buf_printf(&b, "; nested-parts-removed=%u (max_mime_depth %u)", st.removed,
+			      lim->max_mime_depth);
+	/* bw_mime_construct (parse.c) cuts a message where MIME nesting gets
+	 * absurd and records the offset + 1 under this key. */
+	gsize cut = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), "bw-nesting-cut"));
+	if (cut)
+		bw_buf_printf(&b, "; truncated at byte %zu (MIME nesting too deep)", (size_t)(cut - 1));
 	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Bulwark-Sanitized", b.data, NULL);
 	bw_buf_free(&b);
 
+	/* The output is taken from the stream's buffer, not copied: for a large
+	 * message a copy would be one more message-sized allocation at the
+	 * peak. (g_malloc is the system malloc since GLib 2.46, so the caller's
+	 * free() is the right deallocator.) */
 	GMimeStream *out = g_mime_stream_mem_new();
 	g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, out);
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
-	char *result = bw_xstrndup((const char *)bytes->data, bytes->len);
-	*out_len = bytes->len;
-	g_object_unref(out);
 	g_object_unref(msg);
-	return result;
+	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+	g_object_unref(out);
+	*out_len = bytes->len;
+	g_byte_array_append(bytes, (const guint8 *)"", 1);
+	return (char *)g_byte_array_free(bytes, FALSE);
 }

@@ -17,8 +17,10 @@ export const REPO_ROOT = resolve(HERE, '..', '..');
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium-headless-shell';
 
-// Flags required by the test plan, plus a host-resolver rule so that nothing the
-// interception layer cannot see (preconnect, dns-prefetch) can resolve a name.
+// Flags required by the test plan, plus two that keep whatever the interception
+// layer does not answer (<link rel=prefetch>, preconnect, dns-prefetch) off the
+// network: no host name resolves, and every connection, to an IP literal too,
+// goes to a proxy on a closed loopback port (connection refused).
 export const BROWSER_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -30,6 +32,8 @@ export const BROWSER_ARGS = [
   '--disable-default-apps',
   '--disable-extensions',
   '--host-resolver-rules=MAP * ~NOTFOUND',
+  '--proxy-server=http://127.0.0.1:9',
+  '--proxy-bypass-list=<-loopback>',
 ];
 
 // Display profiles. A "device" is what must be fixed when the browser context is
@@ -69,21 +73,41 @@ const RESTRICTED_PORTS = new Set([
   10080,
 ]);
 
-// Schemes that never reach the network. Everything else a page requests counts.
-const LOCAL_SCHEMES = new Set(['data:', 'about:', 'chrome:', 'blob:', 'javascript:', 'filesystem:', 'chrome-extension:', 'devtools:']);
+// Schemes a page's subresource request can go out on. Everything local (data:,
+// about:, blob:, file:, cid: ...) is ignored; any other scheme reaches the DevTools
+// interception layer but has no handler in a real browser, which fails it
+// (ERR_UNKNOWN_URL_SCHEME) without touching the network: such requests are
+// moved to `blocked` as well.
+const NETWORK_SCHEMES = new Set(['http:', 'https:', 'ws:', 'wss:', 'ftp:']);
+// cid:/mid: name parts of the message itself (RFC 2392): a mail client resolves
+// them locally.
+const LOCAL_SCHEMES = new Set(['data:', 'about:', 'chrome:', 'blob:', 'javascript:', 'filesystem:', 'file:', 'chrome-extension:', 'devtools:', 'chrome-untrusted:', 'cid:', 'mid:']);
+
+// A failed request was never sent when Chromium blocked it itself: Playwright
+// reports those with the blocked reason ("origin", "csp", "mixed-content", ...)
+// rather than a net:: error, or with one of these net:: errors.
+const NOT_SENT_NET_ERRORS = new Set([
+  'net::ERR_BLOCKED_BY_CLIENT', 'net::ERR_BLOCKED_BY_ADMINISTRATOR', 'net::ERR_BLOCKED_BY_CSP',
+  'net::ERR_BLOCKED_BY_ORB', 'net::ERR_UNSAFE_PORT', 'net::ERR_UNKNOWN_URL_SCHEME',
+  'net::ERR_INVALID_URL', 'net::ERR_DISALLOWED_URL_SCHEME', 'net::ERR_ACCESS_DENIED',
+]);
+export function notSentFailure(errorText) {
+  if (!errorText) return false;
+  if (!errorText.startsWith('net::')) return true;
+  return NOT_SENT_NET_ERRORS.has(errorText);
+}
 
 export function stripFragment(url) {
   const i = url.indexOf('#');
   return i < 0 ? url : url.slice(0, i);
 }
 
-function classify(url) {
+export function classify(url) {
   let u;
   try { u = new URL(url); } catch { return { count: true, url }; }
   if (LOCAL_SCHEMES.has(u.protocol)) return { count: false };
-  if ((u.protocol === 'http:' || u.protocol === 'https:') && u.port && RESTRICTED_PORTS.has(Number(u.port))) {
-    return { count: false, blocked: 'restricted-port' };
-  }
+  if (!NETWORK_SCHEMES.has(u.protocol)) return { count: false, blocked: 'unhandled-scheme' };
+  if (u.port && RESTRICTED_PORTS.has(Number(u.port))) return { count: false, blocked: 'restricted-port' };
   return { count: true, url: stripFragment(url) };
 }
 
@@ -160,19 +184,31 @@ class Slot {
       acceptDownloads: false,
     });
     const st = { ctx, page: null, sink: null };
-    await ctx.route('**/*', (route) => {
-      const request = route.request();
+    // Requests are recorded from the Network domain ('request' events), not from
+    // the route handler: a few kinds (<link rel=prefetch>) are not offered to
+    // DevTools interception at all and would otherwise go unseen. Those go to
+    // the network stack, where the proxy and resolver rules of BROWSER_ARGS stop
+    // them on this machine.
+    ctx.on('request', (request) => {
       const sink = st.sink;
-      if (sink) {
-        const c = classify(request.url());
-        if (c.count) sink.add(c.url, request.resourceType());
-        else if (c.blocked) sink.block(request.url(), c.blocked);
-      } else {
-        // Arrived while no render was in progress: answered locally all the same.
-        this.stray++;
-      }
-      return fulfil(route, request, st.page).catch(() => {});
+      const c = classify(request.url());
+      if (!c.count && !c.blocked) return;
+      if (!sink) { this.stray++; return; }
+      if (c.count) sink.add(c.url, request.resourceType());
+      else sink.block(request.url(), c.blocked);
     });
+    // Chromium announces some requests that it then refuses before they reach
+    // the network (CORS for <track>/<use>, credentials in the URL, CSP, ...): a
+    // failure whose reason says so takes the request back out of the set.
+    ctx.on('requestfailed', (request) => {
+      const sink = st.sink;
+      const why = (request.failure() && request.failure().errorText) || '';
+      if (!sink || !notSentFailure(why)) return;
+      const c = classify(request.url());
+      if (c.count) sink.unsend(c.url, why);
+    });
+    // Every intercepted request is answered here; none is continued.
+    await ctx.route('**/*', (route) => fulfil(route, route.request(), st.page).catch(() => {}));
     return st;
   }
 
@@ -210,9 +246,15 @@ class Slot {
         let late = 0;
         const sink = {
           add(url, type) {
-            if (!seen.has(url)) seen.set(url, type);
+            const e = seen.get(url);
+            if (e) e.n++; else seen.set(url, { type, n: 1, unsent: 0, why: null });
             last = Date.now();
             if (loaded) late = Math.max(late, last - loaded);
+          },
+          unsend(url, why) {
+            const e = seen.get(url);
+            if (e) { e.unsent++; e.why = why; }
+            last = Date.now();
           },
           block(url, why) { blocked.push({ url, why }); last = Date.now(); },
         };
@@ -253,7 +295,12 @@ class Slot {
           await sleep(Math.min(settleMs - quiet, maxWaitMs - (Date.now() - t0)) + 1);
         }
         st.sink = null;
-        out[`${device}-${scheme}`] = { requests: [...seen.keys()], types: Object.fromEntries(seen), blocked, ms: Date.now() - t0, lateMs: late };
+        const requests = [];
+        const types = {};
+        for (const [u, e] of seen) {
+          if (e.n > e.unsent) { requests.push(u); types[u] = e.type; } else blocked.push({ url: u, why: e.why });
+        }
+        out[`${device}-${scheme}`] = { requests, types, blocked, ms: Date.now() - t0, lateMs: late };
       }
     } finally {
       st.sink = null;
@@ -328,7 +375,9 @@ export class Renderer {
           blocked.push(...res.blocked);
         }
       }
-      return { requests: [...union.keys()], types: Object.fromEntries(union), profiles: per, blocked, errors, ms: Date.now() - t0 };
+      const seenBlocked = new Set();
+      const uniqueBlocked = blocked.filter((b) => { const k = b.why + ' ' + b.url; if (seenBlocked.has(k)) return false; seenBlocked.add(k); return true; });
+      return { requests: [...union.keys()], types: Object.fromEntries(union), profiles: per, blocked: uniqueBlocked, errors, ms: Date.now() - t0 };
     } finally {
       this.release(slot);
     }
@@ -382,6 +431,11 @@ export const SELF_CHECKS = [
     expect: [],
   },
   {
+    name: 'requests DevTools interception does not see (<link rel=prefetch>) are recorded too',
+    html: `<!doctype html><html><head><link rel=prefetch href="http://f.example/p"></head><body>x</body></html>`,
+    expect: ['http://f.example/p'],
+  },
+  {
     name: 'a repeated URL is requested again by the next render (no cache between messages)',
     html: `<!doctype html><html><body><img src=http://d.example/i></body></html>`,
     expect: ['http://d.example/i'],
@@ -409,6 +463,30 @@ export async function runSelfChecks(renderer, log = console.error) {
 
 // ---------------------------------------------------------------------------
 // Command line, corpus and bulwark helpers.
+
+// Renderer options shared by every command line tool.
+export const RENDER_OPTIONS = {
+  profiles: { type: 'string', default: 'all' },
+  concurrency: { type: 'number', default: 3 },
+  'settle-ms': { type: 'number', default: 40 },
+  'max-wait-ms': { type: 'number', default: 1500 },
+  'fresh-context': { type: 'bool', default: false },
+  reload: { type: 'bool', default: false },
+  'no-self-check': { type: 'bool', default: false },
+  chromium: { type: 'string', default: undefined },
+};
+
+export function rendererOptions(a) {
+  return {
+    executablePath: a.chromium,
+    profiles: parseProfiles(a.profiles),
+    concurrency: a.concurrency,
+    settleMs: a['settle-ms'],
+    maxWaitMs: a['max-wait-ms'],
+    freshContext: a['fresh-context'],
+    reload: a.reload,
+  };
+}
 
 export function parseArgs(argv, spec) {
   // spec: {name: {type: 'string'|'number'|'bool', default}}

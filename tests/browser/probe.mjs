@@ -39,9 +39,11 @@ export const CASES = [
   ['audio controls src', `${D}${B}<audio controls src="http://h.example/a.mp3"></audio>${E}`],
   ['object data (image)', `${D}${B}<object data="http://h.example/o.png" type=image/png></object>${E}`],
   ['object data (no type)', `${D}${B}<object data="http://h.example/o"></object>${E}`],
+  ['object data + img fallback inside', `${D}${B}<object data="http://h.example/o2.png" type=image/png><img src="http://h.example/obj-fallback.png"></object>${E}`],
   ['embed src', `${D}${B}<embed src="http://h.example/e.svg" type=image/svg+xml>${E}`],
   ['embed src (no type)', `${D}${B}<embed src="http://h.example/e">${E}`],
   ['iframe src', `${D}${B}<iframe src="http://h.example/f.html"></iframe>${E}`],
+  ['iframe sandbox src', `${D}${B}<iframe sandbox src="http://h.example/sandboxed.html"></iframe>${E}`],
   ['iframe src, display:none', `${D}${B}<iframe style="display:none" src="http://h.example/hidden.html"></iframe>${E}`],
   ['iframe loading=lazy below fold', `${D}${B}${tall}<iframe loading=lazy src="http://h.example/lazy.html"></iframe>${E}`],
   ['iframe srcdoc with img', `${D}${B}<iframe srcdoc="<img src=http://h.example/srcdoc.png>"></iframe>${E}`],
@@ -68,6 +70,8 @@ export const CASES = [
   ['background on empty 0×0 div', `${D}${B}<div style="background:url(http://h.example/empty-bg.png)"></div>${E}`],
   ['background in unused CSS rule', `${D}<style>.nope{background:url(http://h.example/unused-rule.png)}</style>${B}x${E}`],
   ['@media (max-width:600px) background', `${D}<style>@media (max-width:600px){body{background:url(http://h.example/mobile-bg.png)}} @media (min-width:601px){body{background:url(http://h.example/desktop-bg.png)}}</style>${B}x${E}`],
+  ['@media (max-width:600px) background + meta viewport', `${D}<meta name=viewport content="width=device-width, initial-scale=1"><style>@media (max-width:600px){body{background:url(http://h.example/mobile-bg.png)}} @media (min-width:601px){body{background:url(http://h.example/desktop-bg.png)}}</style>${B}x${E}`],
+  ['<style media=print> background', `${D}<style media=print>body{background:url(http://h.example/style-print-bg.png)}</style>${B}x${E}`],
   ['@media print background', `${D}<style>@media print{body{background:url(http://h.example/print-bg.png)}}</style>${B}x${E}`],
   ['prefers-color-scheme: dark background', `${D}<style>@media (prefers-color-scheme: dark){body{background:url(http://h.example/dark-bg.png)}} @media (prefers-color-scheme: light){div{background:url(http://h.example/light-bg.png)}}</style>${B}<div>x</div>${E}`],
   ['body background=', `${D}</head><body background="http://h.example/body-attr.png">x${E}`],
@@ -78,9 +82,14 @@ export const CASES = [
   ['CSS image-set()', `${D}${B}<div style="background-image:image-set(url(http://h.example/is1.png) 1x, url(http://h.example/is2.png) 2x)">x</div>${E}`],
   ['CSS mask-image', `${D}${B}<div style="-webkit-mask-image:url(http://h.example/mask.png);mask-image:url(http://h.example/mask2.png)">x</div>${E}`],
   ['img srcset 1x/2x', `${D}${B}<img src="http://h.example/src.png" srcset="http://h.example/x1.png 1x, http://h.example/x2.png 2x">${E}`],
+  ['img srcset without src', `${D}${B}<img srcset="http://h.example/only1.png 1x, http://h.example/only2.png 2x">${E}`],
+  ['img srcset w + sizes, meta viewport', `${D}<meta name=viewport content="width=device-width">${B}<img src="http://h.example/wsrc.png" srcset="http://h.example/w400.png 400w, http://h.example/w800.png 800w, http://h.example/w1600.png 1600w" sizes="100vw">${E}`],
+  ['link rel=preload as=image imagesrcset', `${D}<link rel=preload as=image href="http://h.example/pre-href.png" imagesrcset="http://h.example/pre1.png 1x, http://h.example/pre2.png 2x">${B}x${E}`],
   ['img srcset w + sizes', `${D}${B}<img src="http://h.example/wsrc.png" srcset="http://h.example/w400.png 400w, http://h.example/w800.png 800w, http://h.example/w1600.png 1600w" sizes="100vw">${E}`],
   ['picture source media', `${D}${B}<picture><source srcset="http://h.example/pic-narrow.png" media="(max-width:600px)"><source srcset="http://h.example/pic-dark.png" media="(prefers-color-scheme: dark)"><img src="http://h.example/pic-img.png"></picture>${E}`],
-  ['picture source type unsupported', `${D}${B}<picture><source srcset="http://h.example/pic.jxl" type="image/jxl"><source srcset="http://h.example/pic.webp" type="image/webp"><img src="http://h.example/pic-fallback.png"></picture>${E}`],
+  ['picture source media, meta viewport', `${D}<meta name=viewport content="width=device-width">${B}<picture><source srcset="http://h.example/pic-narrow.png" media="(max-width:600px)"><img src="http://h.example/pic-img.png"></picture>${E}`],
+  ['picture source type=image/jxl first', `${D}${B}<picture><source srcset="http://h.example/pic.jxl" type="image/jxl"><source srcset="http://h.example/pic.webp" type="image/webp"><img src="http://h.example/pic-fallback.png"></picture>${E}`],
+  ['picture source type unknown, then webp', `${D}${B}<picture><source srcset="http://h.example/pic.xyz" type="image/x-unknown"><source srcset="http://h.example/pic2.webp" type="image/webp"><img src="http://h.example/pic2-fallback.png"></picture>${E}`],
   ['img with user@host', `${D}${B}<img src="http://user@h.example/x.png"><img src="http://user:pw@h.example/y.png">${E}`],
   ['img http://0x7f.1/', `${D}${B}<img src="http://0x7f.1/">${E}`],
   ['img http:host/x', `${D}${B}<img src="http:h.example/x">${E}`],
@@ -92,6 +101,7 @@ export const CASES = [
   ['img loading=lazy far below the fold', `${D}${B}${tall}<img loading=lazy src="http://h.example/lazy.png">${E}`],
   ['img far below the fold (eager)', `${D}${B}${tall}<img src="http://h.example/below.png">${E}`],
   ['img width=0 height=0 / 1×1 pixel', `${D}${B}<img width=0 height=0 src="http://h.example/zero.png"><img width=1 height=1 src="http://h.example/one.png">${E}`],
+  ['img src=cid:', `${D}${B}<img src="cid:part1@example">${E}`],
   ['img inside <template>', `${D}${B}<template><img src="http://h.example/template.png"></template>${E}`],
   ['img inside <noscript>', `${D}${B}<noscript><img src="http://h.example/noscript.png"></noscript>${E}`],
   ['<image> tag (parsed as img)', `${D}${B}<image src="http://h.example/image-tag.png">${E}`],
@@ -118,12 +128,16 @@ function summarize(r, profiles) {
     parts.push(groups.size === 1 ? txt : `${ps.join('+')}: ${txt}`);
   }
   let s = parts.join('; ');
-  if (r.blocked.length) s += `; not sent (restricted port): ${[...new Set(r.blocked.map((b) => b.url))].join(', ')}`;
+  if (r.blocked.length) {
+    const by = new Map();
+    for (const b of r.blocked) { if (!by.has(b.why)) by.set(b.why, new Set()); by.get(b.why).add(b.url.replace('http://h.example', '…')); }
+    s += '; ' + [...by].map(([why, us]) => `announced but not sent (${why}): ${[...us].join(', ')}`).join('; ');
+  }
   return s;
 }
 
 async function main() {
-  const a = parseArgs(process.argv.slice(2), { json: { type: 'bool', default: false }, only: { type: 'string', default: '' }, 'settle-ms': { type: 'number', default: 400 } });
+  const a = parseArgs(process.argv.slice(2), { json: { type: 'bool', default: false }, only: { type: 'string', default: '' }, 'settle-ms': { type: 'number', default: 300 } });
   const profiles = PROFILE_SETS.all;
   // reload: every profile renders the HTML from scratch, so each column is complete.
   const renderer = await Renderer.launch({ profiles, reload: true, freshContext: true, settleMs: a['settle-ms'], maxWaitMs: 3000, concurrency: 2 });

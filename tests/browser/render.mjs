@@ -13,30 +13,7 @@
 //                        [--reload] [--no-self-check] [FILE...]
 
 import { readFileSync } from 'node:fs';
-import { Renderer, parseArgs, parseProfiles, parseJsonLines, runSelfChecks } from './lib.mjs';
-
-export const RENDER_OPTIONS = {
-  profiles: { type: 'string', default: 'all' },
-  concurrency: { type: 'number', default: 3 },
-  'settle-ms': { type: 'number', default: 40 },
-  'max-wait-ms': { type: 'number', default: 1500 },
-  'fresh-context': { type: 'bool', default: false },
-  reload: { type: 'bool', default: false },
-  'no-self-check': { type: 'bool', default: false },
-  chromium: { type: 'string', default: undefined },
-};
-
-export function rendererOptions(a) {
-  return {
-    executablePath: a.chromium,
-    profiles: parseProfiles(a.profiles),
-    concurrency: a.concurrency,
-    settleMs: a['settle-ms'],
-    maxWaitMs: a['max-wait-ms'],
-    freshContext: a['fresh-context'],
-    reload: a.reload,
-  };
-}
+import { Renderer, RENDER_OPTIONS, rendererOptions, parseArgs, parseJsonLines, runSelfChecks } from './lib.mjs';
 
 function toItems(objs) {
   const items = [];

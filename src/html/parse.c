@@ -18,11 +18,26 @@
  * token that ended them, <template> is a GUMBO_NODE_TEMPLATE whose children
  * are its content, `<image>` becomes img.
  *
+ * It also follows Gumbo's tree-building quirks, so that extraction and
+ * sanitizing do not change: the adoption agency as Gumbo 0.10.1 runs it,
+ * "any other end tag" matching by tag enum (any unknown end tag closes the
+ * nearest unknown element), doctype lists compared whole (so "-//W3C//DTD
+ * HTML 4.0 Transitional//EN" is no-quirks), reconstructed formatting
+ * elements inserted before pending text is flushed.
+ *
+ * Where Gumbo is plainly wrong this parser follows the spec instead:
+ * - with max_errors 0 (as dom.c ran it) Gumbo does not clear its buffer
+ *   after a duplicate valueless attribute, so the next name is glued to it
+ *   (`a a src=x` gives "asrc"); here the next attribute is itself.
+ * - an unquoted value that starts with a character reference: Gumbo's
+ *   original_value starts after that reference, here at the value.
+ *
  * Simplifications (none changes which elements hold which on real mail):
  * script data is raw text (no script escape states); <isindex> is an
- * ordinary element; frameset documents keep the frameset and frames but
- * "in frameset" ignores everything else; the active formatting list stops
- * growing at 256 entries after its last marker (hostile input only).
+ * ordinary element (Gumbo expands it to a form); <frameset> in body is
+ * ignored and "in frameset" keeps only framesets and frames; the active
+ * formatting list stops growing at 256 entries after its last marker
+ * (hostile input only).
  *
  * Hostile input: no recursion; memory is the arena plus a stack and the
  * list of active formatting elements; counts of open elements by tag let
@@ -404,7 +419,7 @@ typedef struct P {
 	char rawname[16];
 	size_t rawlen;
 	bool frameset_ok, foster, ignore_lf, quirks, done;
-	uint64_t set_special[3], set_scope[3], set_implied[3], set_thorough[3], set_block[3], set_formatting[3],
+	uint64_t set_special[3], set_scope[3], set_implied[3], set_thorough[3],
 		set_headlike[3];
 } P;
 
@@ -462,12 +477,6 @@ static void init_sets(P *p)
 	set_fill(p->set_thorough, TAGS(G(CAPTION), G(COLGROUP), G(DD), G(DT), G(LI), G(OPTION), G(OPTGROUP),
 				       G(P), G(RP), G(RT), G(RB), G(RTC), G(TBODY), G(TD), G(TFOOT), G(TH),
 				       G(THEAD), G(TR)));
-	set_fill(p->set_block, TAGS(G(ADDRESS), G(ARTICLE), G(ASIDE), G(BLOCKQUOTE), G(CENTER), G(DETAILS),
-				    G(DIR), G(DIV), G(DL), G(FIELDSET), G(FIGCAPTION), G(FIGURE), G(FOOTER),
-				    G(HEADER), G(HGROUP), G(MENU), G(MAIN), G(NAV), G(OL), G(P), G(SECTION),
-				    G(SUMMARY), G(UL)));
-	set_fill(p->set_formatting, TAGS(G(B), G(BIG), G(CODE), G(EM), G(FONT), G(I), G(S), G(SMALL),
-					 G(STRIKE), G(STRONG), G(TT), G(U)));
 	set_fill(p->set_headlike, TAGS(G(BASE), G(BASEFONT), G(BGSOUND), G(LINK), G(META), G(NOFRAMES),
 				       G(SCRIPT), G(STYLE), G(TEMPLATE), G(TITLE)));
 }

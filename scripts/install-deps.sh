@@ -15,7 +15,7 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	# libraries
 	libgmime-3.0-dev libglib2.0-dev libgumbo-dev libpsl-dev libidn2-dev
-	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev
+	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev libmagic-dev
 	# tests: real browser for the on-open comparison, node to drive it
 	chromium-headless-shell nodejs python3
 	# benchmarks: the tools we compare against

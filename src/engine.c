@@ -118,6 +118,9 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 	memset(cfg, 0, sizeof *cfg);
 	if (e->cfg.tracker_dir)
 		e->trackers = bw_tracker_db_load(e->cfg.tracker_dir, errors);
+	e->filetype = bw_filetype_new();
+	if (!e->filetype)
+		bw_strvec_push(errors, "libmagic database not loaded: attachment types are not detected");
 	return e;
 }
 
@@ -126,6 +129,7 @@ void bw_engine_free(bw_engine *e)
 	if (!e)
 		return;
 	bw_tracker_db_free(e->trackers);
+	bw_filetype_free(e->filetype);
 	bw_config_free(&e->cfg);
 	free(e);
 }
@@ -161,6 +165,9 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].kind == BW_PART_ATTACHMENT)
+			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_HTML)
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "bulwark/filetype.h"
 #include "bulwark/limits.h"
 #include "bulwark/message.h"
 #include "bulwark/trackers.h"
@@ -27,6 +28,7 @@ void bw_config_free(bw_config *cfg);
 typedef struct bw_engine {
 	bw_config cfg;
 	bw_tracker_db *trackers; /* NULL when no lists are configured */
+	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists go to

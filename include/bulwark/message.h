@@ -23,6 +23,7 @@ typedef struct bw_part {
 	size_t len;
 	unsigned depth;       /* MIME nesting depth, 0 for the top-level body */
 	char sha256[65];      /* hex digest of data */
+	char *detected_type;  /* attachments: MIME type from content (libmagic), or NULL */
 } bw_part;
 
 typedef struct bw_address {

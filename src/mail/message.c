@@ -86,6 +86,7 @@ void bw_message_free(bw_message *m)
 		free(m->parts[i].content_type);
 		free(m->parts[i].filename);
 		free(m->parts[i].data);
+		free(m->parts[i].detected_type);
 	}
 	free(m->parts);
 	bw_strvec_free(&m->errors);

@@ -539,20 +539,35 @@ GMimeParserOptions *bw_mime_options(void)
 	return opts;
 }
 
-/* ---- nesting pre-scan ---- */
+/* ---- structure pre-scan ---- */
 
-/* GMime checks every line that starts with "--" against every boundary open
- * at that point, so its parse time is such lines times the nesting depth:
- * 1,000 nested multiparts followed by 8 MB of "--x" lines take 10 s, and a
- * 64 MiB message over a minute. GMime itself stops nesting at 1,024 levels
- * (GMIME_CRIT_NESTING_OVERFLOW). The message is therefore cut where a part
- * would nest deeper than MIME_NESTING_CAP levels, twice the default
- * max_mime_depth: deeper parts are never read anyway, and GMime's cost stays
- * linear. */
-enum { MIME_NESTING_CAP = 64 };
-/* The cut is recorded on the message (offset + 1) under this key; rewrite.c
- * reads it too. */
-#define BW_NESTING_CUT_KEY "bw-nesting-cut"
+/* GMime builds its whole tree before any of our limits apply, and some
+ * shapes of input make that tree, or the time to build it, far larger than
+ * the message:
+ * - every line that starts with "--" is compared against every boundary
+ *   open at that point: 1,000 nested multiparts followed by 8 MB of "--x"
+ *   lines take 10 s, a 64 MiB message over a minute (GMime itself only stops
+ *   nesting at 1,024 levels, GMIME_CRIT_NESTING_OVERFLOW);
+ * - each MIME part costs ~1.3 KB of objects: 200,000 empty parts (1.4 MB of
+ *   input) take 270 MB, and max_parts only applies after they are built;
+ * - each header field costs ~25 times its size (address lists more):
+ *   a 64 MiB To: would take over a gigabyte.
+ * A light reading of the structure (header blocks, Content-Type boundaries
+ * and message/rfc822, boundary lines) therefore cuts the message before the
+ * first part or header line past one of these caps. They are far above
+ * what real mail has and above the default limits (max_mime_depth 32,
+ * max_parts 1000), so nothing a scan would have read is lost. The reading
+ * errs towards seeing less structure than GMime does: it can only cut where
+ * GMime would have built at least as much. */
+enum {
+	CAP_NESTING = 64,
+	CAP_PARTS = 10000,
+	CAP_HEADER_BYTES = 2 << 20 /* all header blocks together */
+};
+/* The cut is recorded on the message (offset + 1, and a reason) under these
+ * keys; rewrite.c reads the first too. */
+#define BW_CUT_KEY "bw-structure-cut"
+#define BW_CUT_WHY_KEY "bw-structure-cut-why"
 
 typedef struct nest_level {
 	char *boundary; /* a multipart's boundary; NULL for a message/rfc822 level */
@@ -594,16 +609,31 @@ static void read_content_type(const char *v, size_t n, bool *multipart, bool *me
 	}
 }
 
-/* Offset of the header block of the first part that would nest deeper than
- * cap levels, or len. */
-static size_t nesting_cut(const char *d, size_t len, unsigned cap)
+/* "Name:" with a printable ASCII name, as a header field starts (white space
+ * before the colon is tolerated, as GMime does). */
+static bool is_field_line(const char *line, size_t n)
 {
-	nest_level *st = bw_xcalloc((size_t)cap + 1, sizeof *st);
-	size_t depth = 0, cut = len, pos = 0, block = 0;
+	size_t i = 0;
+	while (i < n && line[i] > ' ' && line[i] < 127 && line[i] != ':')
+		i++;
+	if (i == 0)
+		return false;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i < n && line[i] == ':';
+}
+
+/* Offset of the line at which the message passes one of the caps, or len;
+ * *why says which. */
+static size_t structure_cut(const char *d, size_t len, const char **why)
+{
+	nest_level *st = bw_xcalloc(CAP_NESTING + 1, sizeof *st);
+	size_t depth = 0, cut = len, pos = 0, block = 0, parts = 0, header_bytes = 0;
 	bool headers = true;
 	char ctype[4096];
 	size_t ctlen = 0;
 	bool in_ct = false;
+	*why = NULL;
 	while (pos < len) {
 		const char *nl = memchr(d + pos, '\n', len - pos);
 		size_t end = nl ? (size_t)(nl - d) + 1 : len;
@@ -620,48 +650,72 @@ static size_t nesting_cut(const char *d, size_t len, unsigned cap)
 					break;
 				}
 		}
+		bool in_headers = headers;
 		if (hit >= 0) {
 			bool close = content >= 4 + st[hit].blen && line[2 + st[hit].blen] == '-' &&
 				     line[3 + st[hit].blen] == '-';
 			size_t keep = (size_t)hit + (close ? 0 : 1);
 			while (depth > keep)
 				free(st[--depth].boundary);
+			if (!close && ++parts > CAP_PARTS) {
+				cut = pos;
+				*why = "more than 10000 MIME parts";
+				break;
+			}
 			headers = !close;
 			block = end;
 			ctlen = 0;
 			in_ct = false;
-		} else if (headers) {
-			if (content == 0) {
-				/* end of a header block: does it open a level? */
-				bool mp, msg;
-				const char *b;
-				size_t blen;
-				read_content_type(ctype, ctlen, &mp, &msg, &b, &blen);
-				if ((mp && b) || msg) {
-					if (depth == cap) {
-						cut = block;
-						break;
-					}
-					st[depth].boundary = mp ? bw_xstrndup(b, blen) : NULL;
-					st[depth].blen = mp ? blen : 0;
-					depth++;
+			in_headers = false;
+		} else if (headers && content > 0 && line[0] != ' ' && line[0] != '\t' &&
+			   !is_field_line(line, content)) {
+			/* not a header: GMime takes the body to start here */
+			headers = in_headers = false;
+		}
+		if (in_headers) {
+			header_bytes += n;
+			if (header_bytes > CAP_HEADER_BYTES) {
+				cut = pos;
+				*why = "more than 2097152 bytes of header fields";
+				break;
+			}
+		}
+		if (in_headers && content == 0) {
+			/* end of a header block: does it open a level? */
+			bool mp, msg;
+			const char *b;
+			size_t blen;
+			read_content_type(ctype, ctlen, &mp, &msg, &b, &blen);
+			if ((mp && b) || msg) {
+				if (depth == CAP_NESTING) {
+					cut = block;
+					*why = "MIME nesting deeper than 64 levels";
+					break;
 				}
-				headers = msg && !mp; /* a message's body starts with headers */
-				block = end;
-				ctlen = 0;
-				in_ct = false;
-			} else if (line[0] == ' ' || line[0] == '\t') {
-				if (in_ct) {
-					size_t take = content < sizeof ctype - ctlen ? content : sizeof ctype - ctlen;
-					memcpy(ctype + ctlen, line, take);
-					ctlen += take;
+				st[depth].boundary = mp ? bw_xstrndup(b, blen) : NULL;
+				st[depth].blen = mp ? blen : 0;
+				depth++;
+				if (msg && !mp && ++parts > CAP_PARTS) {
+					cut = block;
+					*why = "more than 10000 MIME parts";
+					break;
 				}
-			} else {
-				in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
-				if (in_ct) {
-					ctlen = content - 13 < sizeof ctype ? content - 13 : sizeof ctype;
-					memcpy(ctype, line + 13, ctlen);
-				}
+			}
+			headers = msg && !mp; /* a message's body starts with headers */
+			block = end;
+			ctlen = 0;
+			in_ct = false;
+		} else if (in_headers && (line[0] == ' ' || line[0] == '\t')) {
+			if (in_ct) {
+				size_t take = content < sizeof ctype - ctlen ? content : sizeof ctype - ctlen;
+				memcpy(ctype + ctlen, line, take);
+				ctlen += take;
+			}
+		} else if (in_headers) {
+			in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
+			if (in_ct) {
+				ctlen = content - 13 < sizeof ctype ? content - 13 : sizeof ctype;
+				memcpy(ctype, line + 13, ctlen);
 			}
 		}
 		pos = end;
@@ -687,7 +741,8 @@ GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions
 {
 	if (len > G_MAXUINT) /* GByteArray lengths are guint */
 		len = G_MAXUINT;
-	size_t cut = nesting_cut(data, len, MIME_NESTING_CAP);
+	const char *why;
+	size_t cut = structure_cut(data, len, &why);
 	GByteArray *array = g_byte_array_new_take((guint8 *)data, cut);
 	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(array);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
@@ -697,15 +752,18 @@ GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
 	g_object_unref(parser);
 	g_object_unref(stream);
-	if (msg && cut < len)
-		g_object_set_data(G_OBJECT(msg), BW_NESTING_CUT_KEY, GSIZE_TO_POINTER(cut + 1));
+	if (msg && cut < len) {
+		g_object_set_data(G_OBJECT(msg), BW_CUT_KEY, GSIZE_TO_POINTER(cut + 1));
+		g_object_set_data(G_OBJECT(msg), BW_CUT_WHY_KEY, (gpointer)why);
+	}
 	return msg;
 }
 
-/* Where bw_mime_construct cut the message, or SIZE_MAX. */
-static size_t nesting_cut_of(GMimeMessage *msg)
+/* Where bw_mime_construct cut the message (SIZE_MAX: it did not), and why. */
+static size_t structure_cut_of(GMimeMessage *msg, const char **why)
 {
-	gsize v = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), BW_NESTING_CUT_KEY));
+	gsize v = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), BW_CUT_KEY));
+	*why = g_object_get_data(G_OBJECT(msg), BW_CUT_WHY_KEY);
 	return v ? v - 1 : SIZE_MAX;
 }
 
@@ -765,11 +823,11 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	if (!msg) {
 		bw_strvec_push(&m->errors, "parse: not an RFC 5322 message; nothing could be read");
 	} else {
-		size_t cut = nesting_cut_of(msg);
+		const char *why;
+		size_t cut = structure_cut_of(msg, &why);
 		if (cut != SIZE_MAX)
-			bw_strvec_pushf(&m->errors, "limit: MIME nesting deeper than %d levels at byte %zu; "
-					"the rest of the message was not read (max_mime_depth)",
-					MIME_NESTING_CAP, cut);
+			bw_strvec_pushf(&m->errors, "limit: %s at byte %zu; the rest of the message was not read",
+					why, cut);
 		copy_headers(m, GMIME_OBJECT(msg));
 		const char *mid = g_mime_message_get_message_id(msg);
 		if (mid && *mid)

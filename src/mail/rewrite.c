@@ -35,9 +35,14 @@ static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
 		return;
 	size_t len, utf8_len, out_len;
 	bool cut;
-	/* The whole part is sanitized whatever its size: leaving the tail of a
-	 * long part untouched would leave its beacons live. */
-	char *raw = bw_mime_decoded(part, SIZE_MAX, &len, &cut);
+	/* bw_html_sanitize reads at most max_html_bytes of the UTF-8 text and
+	 * leaves out the rest of a longer part (never checked, so never sent
+	 * on), so decoding more than yields that much is wasted memory: no
+	 * charset takes more than 4 bytes (UTF-32) per UTF-8 byte. */
+	size_t max_raw = SIZE_MAX;
+	if (st->lim->max_html_bytes && st->lim->max_html_bytes < SIZE_MAX / 4 - 8)
+		max_raw = 4 * st->lim->max_html_bytes + 8;
+	char *raw = bw_mime_decoded(part, max_raw, &len, &cut);
 	char *html = bw_mime_text_utf8(part, raw, len, true, &utf8_len, &st->errors);
 	free(raw);
 	bw_sanitize_stats before = *st->stats;
@@ -181,11 +186,13 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 	if (st.removed)
 		bw_buf_printf(&b, "; nested-parts-removed=%u (max_mime_depth %u)", st.removed,
 			      lim->max_mime_depth);
-	/* bw_mime_construct (parse.c) cuts a message where MIME nesting gets
-	 * absurd and records the offset + 1 under this key. */
-	gsize cut = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), "bw-nesting-cut"));
+	/* bw_mime_construct (parse.c) cuts a message whose structure would
+	 * take GMime absurd time or memory, and records the offset + 1 and the
+	 * reason under these keys. */
+	gsize cut = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), "bw-structure-cut"));
+	const char *why = g_object_get_data(G_OBJECT(msg), "bw-structure-cut-why");
 	if (cut)
-		bw_buf_printf(&b, "; truncated at byte %zu (MIME nesting too deep)", (size_t)(cut - 1));
+		bw_buf_printf(&b, "; truncated at byte %zu (%s)", (size_t)(cut - 1), why ? why : "limit");
 	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Bulwark-Sanitized", b.data, NULL);
 	bw_buf_free(&b);
 

@@ -229,9 +229,8 @@ static void attachments_json(bw_buf *b, const bw_message *m)
 		bw_json_string(b, p->filename);
 		bw_buf_puts(b, ",\"content_type\":");
 		bw_json_string(b, p->content_type);
-		/* Real type detection (libmagic) belongs to the attachment
-		 * analysis; until then the declared type is all we know. */
-		bw_buf_puts(b, ",\"detected_type\":null");
+		bw_buf_puts(b, ",\"detected_type\":");
+		bw_json_string(b, p->detected_type);
 		bw_buf_printf(b, ",\"size\":%zu,\"sha256\":\"%s\",\"depth\":%u}", p->len, p->sha256, p->depth);
 	}
 	bw_buf_puts(b, "],");

@@ -40,6 +40,7 @@ class InputForms(unittest.TestCase):
         self.assertEqual(len(att), 1)
         self.assertEqual(att[0]["filename"], "résumé.pdf")  # RFC 2231
         self.assertEqual(att[0]["content_type"], "application/pdf")
+        self.assertEqual(att[0]["detected_type"], "application/pdf")  # libmagic
         self.assertEqual(len(att[0]["sha256"]), 64)
 
     def test_stdin(self):

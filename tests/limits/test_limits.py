@@ -122,6 +122,14 @@ def many_parts(path, n=10000):
         f.write(b"--p--\r\n")
 
 
+def empty_parts(path, n=200000):
+    # each MIME part costs GMime ~1.3 KB however small it is
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b'multipart/mixed; boundary="p"'))
+        write_repeated(f, b"--p\n\nx\n", 7 * n)
+        f.write(b"--p--\n")
+
+
 def nested_multipart(path, depth=1000, html=False):
     with open(path, "wb") as f:
         f.write(headers(ctype=b'multipart/mixed; boundary="n0"'))
@@ -179,11 +187,14 @@ def long_subject_folded(path):
 
 
 def many_recipients(path, n=50000):
-    to = b",\r\n ".join(b"\"Person %d\" <p%d@example.net>" % (i, i) for i in range(n))
     with open(path, "wb") as f:
-        f.write(b"To: " + to + b"\r\n")
+        f.write(b"To: ")
+        for start in range(0, n, 10000):
+            f.write(b",\r\n ".join(b"\"Person %d\" <p%d@example.net>" % (i, i)
+                                    for i in range(start, min(n, start + 10000))))
+            f.write(b",\r\n " if start + 10000 < n else b"\r\n")
         f.write(headers().replace(b"To: Recipient <rcpt@example.net>\r\n", b""))
-        f.write(b"body\r\n")
+        f.write(b"body <img src=\"https://t.example/x.gif\">\r\n")
 
 
 def html_message(path, body_writer, prefix=b"", suffix=b""):
@@ -277,6 +288,7 @@ CASES = [
     ("1e 50MB windows-1252 text", big_latin1, r"max_decoded_bytes", True),
     ("1f 50MB invalid UTF-8 HTML", big_bad_utf8, r"max_decoded_bytes|max_html_bytes", True),
     ("2 10000 MIME parts", many_parts, r"^limit: more than 1000 MIME parts", False),
+    ("2b 200000 empty MIME parts", empty_parts, r"more than 10000 MIME parts", False),
     ("3a 1000 nested multiparts", nested_multipart, r"^limit: MIME nesting deeper than 32", True),
     ("3b 1000 nested message/rfc822", nested_rfc822, r"^limit: MIME nesting deeper than 32", True),
     ("3c 1000 nested multiparts + 48MB of --", nested_then_dashes, r"max_mime_depth", True),
@@ -284,7 +296,8 @@ CASES = [
     ("4a 1MB Subject line", long_subject, None, False),
     ("4b 1MB folded encoded Subject", long_subject_folded, None, False),
     ("4c To with 50000 addresses", many_recipients, None, False),
-    ("4d 100000 header fields", many_headers, None, False),
+    ("4d 100000 header fields", many_headers, r"bytes of header fields", False),
+    ("4e To with 1500000 addresses", lambda p: many_recipients(p, 1500000), r"bytes of header fields", False),
     ("5a 1e6 nested <div>", nested_div, r"max_html_depth", True),
     ("5b 1e6 nested <table><tr><td>", nested_table, r"max_html_(depth|bytes)", True),
     ("5c 1e6 nested <b><i>", nested_formatting, r"max_html_depth", True),

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bulwark/util.h"
 
@@ -1682,6 +1683,31 @@ static bool box_property(enum prop id)
 	return id >= P_BACKGROUND && id != P_SRC;
 }
 
+/* An @font-face src list is a list of alternatives: a browser fetches the
+ * first it can use and stops. Embedded OpenType (.eot) and SVG fonts are
+ * skipped by current browsers, so the first other URL is the one fetched;
+ * the rest load only if it fails, and are listed as not loaded on open.
+ * Format hints are not read: a URL's extension is enough in real mail. */
+static bool font_url_skipped(const char *url)
+{
+	size_t n = strcspn(url, "?#");
+	return (n >= 4 && strncasecmp(url + n - 4, ".eot", 4) == 0) ||
+	       (n >= 4 && strncasecmp(url + n - 4, ".svg", 4) == 0);
+}
+
+static void first_usable_font(bw_css_refs *src)
+{
+	size_t first = src->n;
+	for (size_t i = 0; i < src->n && first == src->n; i++)
+		if (!font_url_skipped(src->v[i].url))
+			first = i;
+	if (first == src->n)
+		return; /* nothing usable by that rule: keep them all (superset) */
+	for (size_t i = 0; i < src->n; i++)
+		if (i != first)
+			src->v[i].media_ok = false;
+}
+
 /* A declaration, if the next tokens are one; otherwise nothing is consumed
  * that matters (the caller rewinds). */
 static bool parse_declaration(parser *p, frame *f)
@@ -1721,6 +1747,8 @@ static bool parse_declaration(parser *p, frame *f)
 		move_refs(p, f->refs, true);
 		box = f->box;
 	} else { /* outside rules only @font-face src, keyframes and @property load */
+		if (font_src)
+			first_usable_font(&p->tmp);
 		move_refs(p, p->dead, font_src || f->ctx == C_DESCRIPTORS);
 	}
 	if (box && wi.items && box_property(pi.id))
@@ -1867,16 +1895,13 @@ static void parse_import(parser *p, frame *f, unsigned stops)
 		walk(p, STOP_ONE, &sk, NULL);
 	}
 	bool ok = p->tmp.n > 0 && f->ctx == C_SHEET && p->imports_ok;
-	size_t start = p->t.start;
 	sink rest = dead_sink(p, "@import");
 	walk(p, stops, &rest, NULL);
-	if (ok && p->t.type != BW_CSS_LBRACE && p->mq) {
-		mq_list *l = &p->mq->l[MQ_STACK];
-		mq_compile(p->lx.s, start, p->t.start, true, l);
-		ok = mq_possible(l, 1);
-	} else {
+	/* Chromium fetches an imported sheet whatever its media list says
+	 * (print included), as it does link rel=stylesheet media=print; only
+	 * a misplaced or malformed @import is dropped. */
+	if (p->t.type == BW_CSS_LBRACE)
 		ok = false;
-	}
 	move_refs(p, p->dead, ok);
 	if (p->t.type == BW_CSS_SEMICOLON) {
 		adv(p);

@@ -4,10 +4,10 @@
  * says what was removed.
  *
  * Nothing goes out unchecked: MIME parts nested deeper than max_mime_depth
- * (which the scan does not read either), and nested messages GMime left
- * unparsed (it stops at 1,024 levels, GMIME_CRIT_NESTING_OVERFLOW, and keeps
- * the rest as raw message/rfc822 bytes that a mail client may still show),
- * are replaced by a short text/plain note. */
+ * (which the scan does not read either), and attached messages GMime left
+ * unparsed (past its 1,024 levels of nesting, GMIME_CRIT_NESTING_OVERFLOW,
+ * or a message/rfc822 sent base64- or QP-encoded), which mail clients may
+ * still decode and show, are replaced by a short text/plain note. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +22,20 @@ typedef struct rewrite_state {
 	unsigned removed; /* subtrees replaced by a note */
 } rewrite_state;
 
-static bool stats_changed(const bw_sanitize_stats *a, const bw_sanitize_stats *b)
+/* bw_html_sanitize counts one part (it zeroes its stats first): the
+ * message's totals are the sums. */
+static bool stats_add(bw_sanitize_stats *sum, const bw_sanitize_stats *part)
 {
-	return memcmp(a, b, sizeof *a) != 0;
+	sum->images += part->images;
+	sum->backgrounds += part->backgrounds;
+	sum->stylesheets += part->stylesheets;
+	sum->fonts += part->fonts;
+	sum->frames += part->frames;
+	sum->media += part->media;
+	sum->other += part->other;
+	sum->links_unwrapped += part->links_unwrapped;
+	return part->images || part->backgrounds || part->stylesheets || part->fonts || part->frames ||
+	       part->media || part->other || part->links_unwrapped;
 }
 
 static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
@@ -45,13 +56,16 @@ static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
 	char *raw = bw_mime_decoded(part, max_raw, &len, &cut);
 	char *html = bw_mime_text_utf8(part, raw, len, true, &utf8_len, &st->errors);
 	free(raw);
-	bw_sanitize_stats before = *st->stats;
-	char *clean = bw_html_sanitize(html, utf8_len, st->lim, st->stats, &out_len);
-	/* Not only when something was neutralized: past a limit cut (bytes or
-	 * nesting) the sanitizer leaves the rest of the part out because it was
-	 * never checked, and keeping the original part would put that unchecked
-	 * tail, beacons and all, back into the output. */
-	bool changed = stats_changed(&before, st->stats) || out_len != utf8_len ||
+	bw_sanitize_stats part_stats;
+	char *clean = bw_html_sanitize(html, utf8_len, st->lim, &part_stats, &out_len);
+	/* Whenever the bytes differ, not only when something was counted: past
+	 * a limit cut (bytes or nesting) the sanitizer leaves the rest of the
+	 * part out because it was never checked, and keeping the original part
+	 * would put that unchecked tail, beacons and all, back into the output.
+	 * (Comparing the running totals before and after, as this did, also
+	 * missed a part whose counts equalled the previous part's: the
+	 * sanitizer zeroed the totals.) */
+	bool changed = stats_add(st->stats, &part_stats) || out_len != utf8_len ||
 		       memcmp(clean, html, out_len) != 0;
 	free(html);
 	if (changed && GMIME_IS_TEXT_PART(part)) {
@@ -74,8 +88,8 @@ typedef struct rewrite_item {
 static void replace_with_note(rewrite_state *st, const rewrite_item *it)
 {
 	GMimeTextPart *note = g_mime_text_part_new_with_subtype("plain");
-	g_mime_text_part_set_text(note, "[Bulwark removed MIME parts here that were nested too deeply "
-				  "to be checked.]\n");
+	g_mime_text_part_set_text(note, "[Bulwark removed MIME content here that it could not check: "
+				  "nested too deeply, or an encoded attached message.]\n");
 	if (it->mp) {
 		GMimeObject *old = g_mime_multipart_replace(it->mp, it->index, GMIME_OBJECT(note));
 		if (old)
@@ -87,13 +101,13 @@ static void replace_with_note(rewrite_state *st, const rewrite_item *it)
 	st->removed++;
 }
 
-/* A leaf GMime did not parse as a message although its type says it is one. */
+/* A leaf of a type GMime parses as an attached message when it can. */
 static bool unparsed_message(GMimeObject *obj)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
-	return ct && g_mime_content_type_is_type(ct, "message", "*") &&
-	       !g_mime_content_type_is_type(ct, "message", "delivery-status") &&
-	       !g_mime_content_type_is_type(ct, "message", "disposition-notification");
+	return ct && (g_mime_content_type_is_type(ct, "message", "rfc822") ||
+		      g_mime_content_type_is_type(ct, "message", "news") ||
+		      g_mime_content_type_is_type(ct, "message", "global"));
 }
 
 /* Like bw_mime_walk (iterative: hostile nesting cannot exhaust the stack),
@@ -184,8 +198,8 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 	bw_buf b = {0};
 	summary(&b, stats);
 	if (st.removed)
-		bw_buf_printf(&b, "; nested-parts-removed=%u (max_mime_depth %u)", st.removed,
-			      lim->max_mime_depth);
+		bw_buf_printf(&b, "; unchecked-parts-removed=%u (nested deeper than max_mime_depth %u, "
+			      "or encoded attached messages)", st.removed, lim->max_mime_depth);
 	/* bw_mime_construct (parse.c) cuts a message whose structure would
 	 * take GMime absurd time or memory, and records the offset + 1 and the
 	 * reason under these keys. */

@@ -148,6 +148,12 @@ function fulfil(route, request, page) {
     case 'stylesheet':
       return route.fulfill({ status: 200, contentType: 'text/css', headers: NO_STORE, body: '' });
     case 'font':
+      // An .eot or SVG font is what a real server would send for such a URL, and
+      // Chromium cannot use either: it goes on to the next src. Mimic that with
+      // an unusable body; every other font URL gets the working font.
+      if (/\.(eot|svgz?)$/i.test(new URL(request.url()).pathname)) {
+        return route.fulfill({ status: 200, contentType: 'application/vnd.ms-fontobject', headers: { ...NO_STORE, 'access-control-allow-origin': '*' }, body: '' });
+      }
       return route.fulfill({ status: 200, contentType: 'font/ttf', headers: { ...NO_STORE, 'access-control-allow-origin': '*' }, body: FONT_TTF });
     case 'media':
       return route.fulfill({ status: 200, contentType: 'audio/wav', headers: NO_STORE, body: MEDIA_WAV });

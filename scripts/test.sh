@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Bulwark twice (plain, and with AddressSanitizer + UBSan) and runs
-# every test: unit (cmocka), CLI, all shared corpora and the headless-Chromium
+# every test: unit (cmocka), CLI, hostile-input limits, all shared corpora and
+# the headless-Chromium
 # comparisons. Ends with one line "N passed, N failed".
 #   BULWARK_BROWSER_LIMIT  messages for the browser comparison (default 300)
 set -uo pipefail
@@ -22,8 +23,8 @@ fi
 
 # Unit and CLI tests on both builds; the corpora under the sanitizers; the
 # browser comparisons on the plain build (the browser dominates their time).
-meson test -C build --suite unit --suite cli --suite browser --print-errorlogs
-meson test -C build-asan --suite unit --suite cli --suite corpus --print-errorlogs
+meson test -C build --suite unit --suite cli --suite limits --suite browser --print-errorlogs
+meson test -C build-asan --suite unit --suite cli --suite corpus --suite limits --print-errorlogs
 
 python3 - <<'PY'
 import json

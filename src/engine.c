@@ -2,6 +2,7 @@
  * -> detect (src/detect) -> score (src/report). Also the configuration file,
  * because every stage reads its part of it. */
 #include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 	    read_size(kf, "limits", "max_decoded_bytes", &l->max_decoded_bytes, &err) == 0 &&
 	    read_size(kf, "limits", "max_html_bytes", &l->max_html_bytes, &err) == 0 &&
 	    read_uint(kf, "limits", "max_html_depth", &l->max_html_depth, &err) == 0 &&
+	    read_uint(kf, "limits", "max_html_nodes", &l->max_html_nodes, &err) == 0 &&
 	    read_uint(kf, "limits", "max_resources", &l->max_resources, &err) == 0 &&
 	    read_uint(kf, "limits", "max_links", &l->max_links, &err) == 0 &&
 	    read_double(kf, "scoring", "suspicious", &cfg->suspicious_threshold, &err) == 0 &&
@@ -140,8 +142,15 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 	const bw_part *p = &m->parts[part];
 	size_t pos = 0, start, end;
 	while (bw_text_next_url(p->data, p->len, &pos, &start, &end)) {
-		if (m->nlinks >= lim->max_links)
-			return; /* bw_html_extract reports the limit for HTML parts */
+		if (m->nlinks >= lim->max_links) {
+			/* the words bw_html_extract uses, once per message */
+			char why[96];
+			snprintf(why, sizeof why, "more than max_links (%u) links: the rest are not listed",
+				 lim->max_links);
+			if (!bw_strvec_contains(&m->errors, why))
+				bw_strvec_push(&m->errors, why);
+			return;
+		}
 		bw_buf in = {0};
 		if (bw_ascii_istartswith(p->data + start, "www."))
 			bw_buf_puts(&in, "http://");

@@ -12,6 +12,7 @@ typedef struct bw_limits {
 	size_t max_decoded_bytes;   /* decoded bytes per message, all parts */
 	size_t max_html_bytes;      /* one HTML part handed to the HTML parser */
 	unsigned max_html_depth;    /* element nesting walked in one HTML part */
+	unsigned max_html_nodes;    /* nodes the HTML parser makes for one part (0: no limit) */
 	unsigned max_resources;     /* remote resources listed per message */
 	unsigned max_links;         /* links listed per message */
 } bw_limits;

@@ -12,18 +12,22 @@
 #include "bulwark/mail.h"
 #include "cli/cli.h"
 
-typedef struct sanitize_input {
-	char *data;
-	size_t len;
+typedef struct sanitize_run {
+	const bw_limits *lim;
 	unsigned count;
-} sanitize_input;
+	char *out;      /* the sanitized first message */
+	size_t out_len;
+	char *error;
+} sanitize_run;
 
+/* Sanitizes the first message while its bytes are still mapped, so that a
+ * large message is not held twice. */
 static void take_message(const char *source, const char *data, size_t len, void *arg)
 {
-	sanitize_input *in = arg;
-	if (in->count++ == 0) {
-		in->data = bw_xstrndup(data, len);
-		in->len = len;
+	sanitize_run *run = arg;
+	if (run->count++ == 0) {
+		bw_sanitize_stats stats;
+		run->out = bw_mail_sanitize(data, len, run->lim, &stats, &run->out_len, &run->error);
 	}
 }
 
@@ -96,31 +100,26 @@ int cmd_sanitize(int argc, char **argv)
 		bw_config_free(&cfg);
 		return EXIT_ERROR;
 	}
-	sanitize_input in = {0};
+	sanitize_run run = {.lim = &cfg.limits};
 	bw_mail_init();
 	/* The input is read whole: sanitizing must not cut a message short. */
 	cfg.limits.max_message_bytes = (size_t)-1 / 2;
-	unsigned failures = bw_mail_read_paths(argv + optind, 1, &cfg.limits, take_message, on_error, &in);
+	unsigned failures = bw_mail_read_paths(argv + optind, 1, &cfg.limits, take_message, on_error, &run);
 	int rc = EXIT_ERROR;
-	if (failures == 0 && in.count == 1) {
-		bw_sanitize_stats stats;
-		size_t len;
-		char *error = NULL;
-		char *clean = bw_mail_sanitize(in.data, in.len, &cfg.limits, &stats, &len, &error);
-		if (!clean) {
-			fprintf(stderr, "bulwark sanitize: %s: %s\n", argv[optind], error);
-			free(error);
-		} else if (write_output(out, clean, len) < 0) {
-			fprintf(stderr, "bulwark sanitize: %s: %s\n", out, strerror(errno));
-		} else {
-			rc = EXIT_CLEAN;
-		}
-		free(clean);
-	} else if (failures == 0) {
+	if (failures) {
+		/* on_error said why */
+	} else if (run.count != 1) {
 		fprintf(stderr, "bulwark sanitize: %s holds %u messages; give one message\n", argv[optind],
-			in.count);
+			run.count);
+	} else if (!run.out) {
+		fprintf(stderr, "bulwark sanitize: %s: %s\n", argv[optind], run.error);
+	} else if (write_output(out, run.out, run.out_len) < 0) {
+		fprintf(stderr, "bulwark sanitize: %s: %s\n", out, strerror(errno));
+	} else {
+		rc = EXIT_CLEAN;
 	}
-	free(in.data);
+	free(run.out);
+	free(run.error);
 	bw_config_free(&cfg);
 	return rc;
 }

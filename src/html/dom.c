@@ -296,7 +296,17 @@ void bw_html_doc_parse(bw_html_doc *d, const char *html, size_t len,
 	d->cut = d->len < len;
 
 	d->arena = bw_xcalloc(1, sizeof *d->arena);
-	d->out = bw_html_parse(html, d->len, arena_alloc, d->arena);
+	size_t stopped, max_nodes = lim ? lim->max_html_nodes : 500000;
+	d->out = bw_html_parse(html, d->len, max_nodes, &stopped, arena_alloc, d->arena);
+	if (stopped < d->len) {
+		d->len = stopped;
+		d->cut = true;
+		if (d->open_tag > stopped)
+			d->open_tag = stopped;
+		if (errors)
+			bw_strvec_pushf(errors, "HTML part makes more than max_html_nodes (%zu) nodes: cut at byte %zu",
+					max_nodes, stopped);
+	}
 }
 
 void bw_html_doc_free(bw_html_doc *d)

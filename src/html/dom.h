@@ -37,7 +37,10 @@ void bw_html_doc_free(bw_html_doc *d);
 /* The HTML5 parser (parse.c): Gumbo's tree for html[0..len), scripting
  * disabled, every node from alloc(userdata, size), which never fails; the
  * tree is freed with the allocator's memory, never by gumbo_destroy_output. */
-GumboOutput *bw_html_parse(const char *html, size_t len, void *(*alloc)(void *, size_t), void *userdata);
+/* Stops after max_nodes nodes (0: no limit), at a token boundary, as if the
+ * input ended there; *stopped gets that offset, or SIZE_MAX. */
+GumboOutput *bw_html_parse(const char *html, size_t len, size_t max_nodes, size_t *stopped,
+			   void *(*alloc)(void *, size_t), void *userdata);
 
 /* Element name, lower-case (also for tags Gumbo does not know, e.g. SVG
  * feImage), written to buf. Returns buf. */

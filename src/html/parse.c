@@ -389,6 +389,8 @@ enum { AFL_MAX = 256 };
 typedef struct P {
 	const char *h;
 	size_t len, pos;
+	size_t nodes, max_nodes; /* nodes made so far; the budget (0: none) */
+	size_t stopped;          /* where the budget stopped the input, or SIZE_MAX */
 	void *(*alloc)(void *, size_t);
 	void *ud;
 	sbuf sb, tb, name;      /* scratch; pending text; tag name */
@@ -423,8 +425,10 @@ typedef struct P {
 		set_headlike[3];
 } P;
 
+/* Every node (element, clone, text, comment) is made here. */
 static void *xalloc(P *p, size_t n)
 {
+	p->nodes++;
 	void *r = p->alloc(p->ud, n);
 	memset(r, 0, n);
 	return r;
@@ -3194,6 +3198,15 @@ static void tokenize(P *p)
 	const char *h = p->h;
 	size_t len = p->len, i = 0;
 	while (i < len && !p->done) {
+		/* Hostile input can make far more nodes than it has bytes:
+		 * distinct formatting elements left open are cloned again at
+		 * every run of text (up to AFL_MAX per run). Stop at the budget,
+		 * at a token boundary, as if the input ended here. */
+		if (p->max_nodes && p->nodes >= p->max_nodes) {
+			p->stopped = i;
+			len = i;
+			break;
+		}
 		if (p->ts == TS_PLAINTEXT) {
 			emit_chars(p, i, len, 0);
 			break;
@@ -3226,12 +3239,15 @@ static void tokenize(P *p)
 	flush_text(p);
 }
 
-GumboOutput *bw_html_parse(const char *html, size_t len, void *(*alloc)(void *, size_t), void *userdata)
+GumboOutput *bw_html_parse(const char *html, size_t len, size_t max_nodes, size_t *stopped,
+			   void *(*alloc)(void *, size_t), void *userdata)
 {
 	init_special();
 	P *p = bw_xcalloc(1, sizeof *p);
 	p->h = html;
 	p->len = len;
+	p->max_nodes = max_nodes;
+	p->stopped = SIZE_MAX;
 	p->alloc = alloc;
 	p->ud = userdata;
 	init_sets(p);
@@ -3262,6 +3278,7 @@ GumboOutput *bw_html_parse(const char *html, size_t len, void *(*alloc)(void *, 
 	free(p->afl);
 	free(p->tmodes);
 	GumboOutput *out = p->out;
+	*stopped = p->stopped;
 	free(p);
 	return out;
 }

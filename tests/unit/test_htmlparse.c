@@ -364,6 +364,7 @@ static size_t parse_nodes_cut(const char *html, size_t len, bool cut)
 	bw_limits lim;
 	bw_limits_default(&lim);
 	lim.max_html_bytes = len + 1;
+	lim.max_html_nodes = 0;
 	if (!cut)
 		lim.max_html_depth = 4000000;
 	bw_html_doc d;

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Builds Bulwark twice (plain, and with AddressSanitizer + UBSan) and runs
-# every test: unit (cmocka), CLI, hostile-input limits, all shared corpora and
-# the headless-Chromium
-# comparisons. Ends with one line "N passed, N failed".
-#   BULWARK_BROWSER_LIMIT  messages for the browser comparison (default 300)
+# every test: unit (cmocka), CLI, hostile-input limits, all shared corpora
+# and the headless-Chromium comparisons (300 phishing_pot messages). Ends with
+# one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

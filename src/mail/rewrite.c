@@ -187,6 +187,14 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 	GMimeParserOptions *opts = bw_mime_options();
 	GMimeMessage *msg = bw_mime_construct(data, len, opts);
 	g_mime_parser_options_free(opts);
+	size_t blank = 0;
+	while (blank < len && (data[blank] == ' ' || data[blank] == '\t' || data[blank] == '\r' ||
+			       data[blank] == '\n'))
+		blank++;
+	/* An empty input reveals nothing: it becomes an empty message that
+	 * carries the header, so a pipeline always gets a message back. */
+	if (!msg && blank == len)
+		msg = g_mime_message_new(FALSE);
 	if (!msg) {
 		*error = bw_xstrdup("not an RFC 5322 message");
 		return NULL;

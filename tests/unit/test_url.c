@@ -55,6 +55,9 @@ static void test_basic_and_special_forms(void **state)
 {
 	(void)state;
 	static const parse_case c[] = {
+		/* Chromium, not the standard: a space in a host is sent as %20 */
+		{"http://exa mple.com", NULL, "http://exa%20mple.com/"},
+		{"http://ex\xc3\xa9 mple.com", NULL, NULL},
 		{"http://example.com", NULL, "http://example.com/"},
 		{"HTTP://EXAMPLE.COM/A", NULL, "http://example.com/A"},
 		{"http:/host/x", NULL, "http://host/x"},
@@ -105,7 +108,6 @@ static void test_failures(void **state)
 {
 	(void)state;
 	static const parse_case c[] = {
-		{"http://exa mple.com", NULL, NULL},
 		{"http://[::1", NULL, NULL},
 		{"http://999999999999/", NULL, NULL},
 		{"http://h:65536/", NULL, NULL},

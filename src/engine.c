@@ -26,6 +26,202 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->tracker_dir);
 	free(cfg->recipient);
 	cfg->tracker_dir = cfg->recipient = NULL;
+	bw_identities_free(&cfg->identities);
+	free(cfg->outlets_file);
+	free(cfg->shorteners_file);
+	cfg->outlets_file = cfg->shorteners_file = NULL;
+}
+
+/* ---- protected identities ---- */
+
+void bw_identities_free(bw_identities *ids)
+{
+	for (size_t i = 0; i < ids->n; i++) {
+		bw_identity *d = &ids->v[i];
+		free(d->name);
+		free(d->source);
+		bw_strvec_free(&d->aliases);
+		bw_strvec_free(&d->addresses);
+		bw_strvec_free(&d->domains);
+		bw_strvec_free(&d->generic_domains);
+	}
+	free(ids->v);
+	memset(ids, 0, sizeof *ids);
+}
+
+static bw_identity *identity_add(bw_identities *ids, bw_identity_kind kind, const char *name)
+{
+	bw_grow((void **)&ids->v, &ids->cap, ids->n + 1, sizeof *ids->v);
+	bw_identity *d = &ids->v[ids->n++];
+	memset(d, 0, sizeof *d);
+	d->kind = kind;
+	d->name = bw_xstrdup(name);
+	return d;
+}
+
+/* A list value: items separated by ';' or ',', trimmed, empty ones dropped. */
+static void push_list(bw_strvec *sv, const char *value, bool lower)
+{
+	char **items = g_strsplit_set(value, ";,", -1);
+	for (char **it = items; *it; it++) {
+		char *t = g_strstrip(*it);
+		if (!*t)
+			continue;
+		if (lower)
+			bw_ascii_lower(t);
+		if (!bw_strvec_contains(sv, t))
+			bw_strvec_push(sv, t);
+	}
+	g_strfreev(items);
+}
+
+static void read_list(GKeyFile *kf, const char *group, const char *key, bw_strvec *sv, bool lower)
+{
+	char *v = g_key_file_get_string(kf, group, key, NULL);
+	if (v)
+		push_list(sv, v, lower);
+	g_free(v);
+}
+
+/* "Jane Doe <jane@example.org>; Other Name <o@example.net>" */
+static int read_people(GKeyFile *kf, bw_identities *ids, GError **err)
+{
+	char *v = g_key_file_get_string(kf, "protected", "people", NULL);
+	if (!v)
+		return 0;
+	char **items = g_strsplit(v, ";", -1);
+	int rc = 0;
+	for (char **it = items; *it && rc == 0; it++) {
+		char *t = g_strstrip(*it);
+		if (!*t)
+			continue;
+		char *lt = strchr(t, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+		if (!lt || !gt || lt == t) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[protected] people: \"%s\" is not \"Name <address>\"", t);
+			rc = -1;
+			break;
+		}
+		*lt = *gt = '\0';
+		char *name = g_strstrip(t), *addr = g_strstrip(lt + 1);
+		bw_identity *d = identity_add(ids, BW_IDENT_PERSON, name);
+		push_list(&d->addresses, addr, true);
+	}
+	g_strfreev(items);
+	g_free(v);
+	return rc;
+}
+
+/* [person:NAME] and [org:NAME] groups, and [protected] domains/people. */
+static int read_identities(GKeyFile *kf, bw_identities *ids, bw_identity_kind org_kind, GError **err)
+{
+	if (org_kind != BW_IDENT_OUTLET) {
+		char *v = g_key_file_get_string(kf, "protected", "domains", NULL);
+		if (v) {
+			bw_strvec doms = {0};
+			push_list(&doms, v, true);
+			for (size_t i = 0; i < doms.n; i++) {
+				bw_identity *d = identity_add(ids, BW_IDENT_INSTITUTION, doms.v[i]);
+				bw_strvec_push(&d->domains, doms.v[i]);
+			}
+			bw_strvec_free(&doms);
+			g_free(v);
+		}
+		if (read_people(kf, ids, err) < 0)
+			return -1;
+	}
+	gsize ngroups = 0;
+	char **groups = g_key_file_get_groups(kf, &ngroups);
+	int rc = 0;
+	for (gsize i = 0; i < ngroups && rc == 0; i++) {
+		const char *g = groups[i];
+		bw_identity_kind kind;
+		const char *name;
+		if (strncmp(g, "person:", 7) == 0 && org_kind != BW_IDENT_OUTLET) {
+			kind = BW_IDENT_PERSON;
+			name = g + 7;
+		} else if (strncmp(g, "org:", 4) == 0) {
+			kind = org_kind;
+			name = g + 4;
+		} else {
+			continue;
+		}
+		char *nm = g_key_file_get_string(kf, g, "name", NULL);
+		char *tn = g_strstrip(g_strdup(nm ? nm : name));
+		if (!*tn) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "[%s] has no name", g);
+			rc = -1;
+		} else {
+			bw_identity *d = identity_add(ids, kind, tn);
+			read_list(kf, g, "aliases", &d->aliases, false);
+			read_list(kf, g, "addresses", &d->addresses, true);
+			read_list(kf, g, "domains", &d->domains, true);
+			read_list(kf, g, "generic_domains", &d->generic_domains, true);
+			for (size_t j = 0; j < d->generic_domains.n; j++)
+				if (!bw_strvec_contains(&d->domains, d->generic_domains.v[j]))
+					bw_strvec_push(&d->domains, d->generic_domains.v[j]);
+			char *src = g_key_file_get_string(kf, g, "source", NULL);
+			if (src)
+				d->source = bw_xstrdup(src);
+			g_free(src);
+			if (!d->domains.n && (kind != BW_IDENT_PERSON || !d->addresses.n)) {
+				g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+					    "[%s] has no %s", g, kind == BW_IDENT_PERSON ? "addresses or domains" : "domains");
+				rc = -1;
+			}
+		}
+		g_free(tn);
+		g_free(nm);
+	}
+	g_strfreev(groups);
+	return rc;
+}
+
+int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind kind, char **error)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *err = NULL;
+	if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err))
+		read_identities(kf, ids, kind, &err);
+	g_key_file_free(kf);
+	if (err) {
+		bw_buf b = {0};
+		bw_buf_printf(&b, "%s: %s", path, err->message);
+		*error = bw_buf_steal(&b);
+		g_error_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Where the news-outlet list is when [protected] outlets is not set:
+ * BULWARK_OUTLETS, then data/news-outlets.conf in the source tree of a binary
+ * run from its build directory (build/bulwark, build/tests/test_*), then
+ * ../share/bulwark/news-outlets.conf beside an installed binary
+ * (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when none exists. */
+static char *default_outlets_file(void)
+{
+	const char *env = getenv("BULWARK_OUTLETS");
+	if (env)
+		return *env ? bw_xstrdup(env) : NULL;
+	char *exe = g_file_read_link("/proc/self/exe", NULL);
+	char *found = NULL;
+	if (exe) {
+		char *dir = g_path_get_dirname(exe);
+		const char *rel[] = {"../data/news-outlets.conf", "../../data/news-outlets.conf",
+				     "../share/bulwark/news-outlets.conf"};
+		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && !found; i++) {
+			char *p = g_build_filename(dir, rel[i], NULL);
+			if (g_file_test(p, G_FILE_TEST_IS_REGULAR))
+				found = bw_xstrdup(p);
+			g_free(p);
+		}
+		g_free(dir);
+		g_free(exe);
+	}
+	if (!found && g_file_test("/usr/share/bulwark/news-outlets.conf", G_FILE_TEST_IS_REGULAR))
+		found = bw_xstrdup("/usr/share/bulwark/news-outlets.conf");
+	return found;
 }
 
 /* Reads an unsigned size key if present; rejects negative and absurd values
@@ -94,6 +290,22 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 			cfg->tracker_dir = bw_xstrdup(dir);
 			g_free(dir);
 		}
+		char *outlets = g_key_file_get_string(kf, "protected", "outlets", NULL);
+		if (outlets) {
+			g_strstrip(outlets);
+			free(cfg->outlets_file);
+			cfg->outlets_file = *outlets ? bw_xstrdup(outlets) : NULL;
+			cfg->outlets_off = !*outlets;
+			g_free(outlets);
+		}
+		char *short_file = g_key_file_get_string(kf, "links", "shorteners", NULL);
+		if (short_file) {
+			g_strstrip(short_file);
+			free(cfg->shorteners_file);
+			cfg->shorteners_file = *short_file ? bw_xstrdup(short_file) : NULL;
+			g_free(short_file);
+		}
+		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
 	}
 	g_key_file_free(kf);
 	if (err) {
@@ -123,6 +335,21 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 	e->filetype = bw_filetype_new();
 	if (!e->filetype)
 		bw_strvec_push(errors, "libmagic database not loaded: attachment types are not detected");
+	/* the outlet list: an explicitly configured file must load; the default
+	 * one is used when it is found */
+	char *outlets = e->cfg.outlets_off ? NULL
+			: e->cfg.outlets_file ? bw_xstrdup(e->cfg.outlets_file) : default_outlets_file();
+	if (outlets) {
+		char *err = NULL;
+		if (bw_identities_load(&e->cfg.identities, outlets, BW_IDENT_OUTLET, &err) < 0) {
+			bw_strvec_push_owned(errors, err);
+		} else if (!e->cfg.outlets_file) {
+			e->cfg.outlets_file = outlets;
+			outlets = NULL;
+		}
+		free(outlets);
+	}
+	e->protected_ids = bw_protected_new(&e->cfg.identities, e->cfg.shorteners_file, errors);
 	return e;
 }
 
@@ -132,6 +359,7 @@ void bw_engine_free(bw_engine *e)
 		return;
 	bw_tracker_db_free(e->trackers);
 	bw_filetype_free(e->filetype);
+	bw_protected_free(e->protected_ids);
 	bw_config_free(&e->cfg);
 	free(e);
 }

@@ -4,6 +4,7 @@
 #ifndef BULWARK_ENGINE_H
 #define BULWARK_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bulwark/filetype.h"
@@ -11,12 +12,47 @@
 #include "bulwark/message.h"
 #include "bulwark/trackers.h"
 
+/* A protected identity: someone whose name or domains an attacker would borrow
+ * (docs/configuration.md, [protected], [person:NAME], [org:NAME]). */
+typedef enum bw_identity_kind {
+	BW_IDENT_INSTITUTION, /* [protected] domains: the institution's own */
+	BW_IDENT_PERSON,      /* [person:NAME], [protected] people */
+	BW_IDENT_ORG,         /* [org:NAME] in the configuration */
+	BW_IDENT_OUTLET       /* [org:NAME] in the news-outlet list */
+} bw_identity_kind;
+
+typedef struct bw_identity {
+	bw_identity_kind kind;
+	char *name;
+	bw_strvec aliases;    /* other names it goes by */
+	bw_strvec addresses;  /* its own mailboxes, lower-case */
+	bw_strvec domains;    /* its own domains, lower-case ASCII (IDNA) */
+	bw_strvec generic_domains; /* those of domains whose label is an ordinary word */
+	char *source;         /* where the data comes from, or NULL */
+} bw_identity;
+
+typedef struct bw_identities {
+	bw_identity *v;
+	size_t n, cap;
+} bw_identities;
+
+/* Appends the [org:NAME] groups of a key file (the news-outlet list format)
+ * as identities of kind. Returns 0, or -1 with *error (malloc'd). */
+int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind kind, char **error);
+void bw_identities_free(bw_identities *ids);
+
+typedef struct bw_protected bw_protected; /* precomputed skeletons (src/detect) */
+
 typedef struct bw_config {
 	bw_limits limits;
 	double suspicious_threshold; /* score at which a message is suspicious */
 	double malicious_threshold;
 	char *tracker_dir;           /* directory of tracker lists, or NULL */
 	char *recipient;             /* overrides the recipient taken from headers */
+	bw_identities identities;    /* [protected], [person:*], [org:*] */
+	char *outlets_file;          /* [protected] outlets; NULL: the default list */
+	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
+	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -29,6 +65,7 @@ typedef struct bw_engine {
 	bw_config cfg;
 	bw_tracker_db *trackers; /* NULL when no lists are configured */
 	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
+	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists go to

@@ -6,6 +6,8 @@
 static const bw_detector detectors[] = {
 	{"tracking", bw_detect_tracking},
 	{"remote-content", bw_detect_remote_content},
+	{"impersonation", bw_detect_impersonation},
+	{"links", bw_detect_links}, /* after tracking: reads link trackers */
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

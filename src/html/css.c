@@ -808,10 +808,12 @@ static bool clip_path_zero(const char *s, const bw_css_tok *v, int n)
 
 static bool all_idents(const bw_css_tok *v, int n)
 {
+	if (n <= 0 || n > MAX_VALUE_TOKENS) /* n is MAX_VALUE_TOKENS + 1 when more did not fit */
+		return false;
 	for (int i = 0; i < n; i++)
 		if (v[i].type != BW_CSS_IDENT)
 			return false;
-	return n > 0 && n <= MAX_VALUE_TOKENS;
+	return true;
 }
 
 /* One more declaration of box, value s[start..end) without !important. */

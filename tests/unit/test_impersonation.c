@@ -1,0 +1,466 @@
+/* Unit tests for the impersonation detectors (src/detect/impersonation.c,
+ * src/detect/identity.c) and the protected-identity configuration: each
+ * finding fires where it should, and stays quiet on the owner's own mail,
+ * subdomains, short labels and ordinary mail. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bulwark/engine.h"
+#include "bulwark/report.h"
+#include "detect/detect.h"
+
+#define OUTLETS BW_SOURCE_DIR "/data/news-outlets.conf"
+
+static const char *CONF = "[protected]\n"
+			  "domains = parliament.example; senate.example\n"
+			  "outlets = " OUTLETS "\n"
+			  "people = Jane Doe <jane.doe@parliament.example>; Max Mustermann <max@senate.example>\n"
+			  "[person:Amelie Durand]\n"
+			  "aliases = A. Durand\n"
+			  "addresses = amelie.durand@parliament.example; amelie@private.example\n"
+			  "[org:Election Commission]\n"
+			  "aliases = Electoral Commission\n"
+			  "domains = elections.example\n"
+			  "source = https://elections.example/\n";
+
+static char *write_conf(const char *text)
+{
+	char *path = strdup("/tmp/bw-test-conf-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static bw_engine *engine_from(const char *text)
+{
+	char *path = write_conf(text);
+	bw_config cfg;
+	bw_config_default(&cfg);
+	char *err = NULL;
+	assert_int_equal(bw_config_load(&cfg, path, &err), 0);
+	unlink(path);
+	free(path);
+	bw_strvec errors = {0};
+	bw_engine *e = bw_engine_new(&cfg, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		if (!strstr(errors.v[i], "libmagic"))
+			fail_msg("engine error: %s", errors.v[i]);
+	bw_strvec_free(&errors);
+	assert_non_null(e->protected_ids);
+	return e;
+}
+
+static bw_engine *eng;
+
+static int setup(void **state)
+{
+	eng = engine_from(CONF);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	bw_engine_free(eng);
+	return 0;
+}
+
+static void scan(bw_message *m, const char *headers, const char *html)
+{
+	char buf[8192];
+	snprintf(buf, sizeof buf,
+		 "%sTo: mp@parliament.example\r\nSubject: test\r\nMessage-ID: <t@x>\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body>%s</body></html>\r\n",
+		 headers, html ? html : "<p>Hello</p>");
+	memset(m, 0, sizeof *m);
+	bw_engine_scan(eng, m, "t.eml", buf, strlen(buf));
+}
+
+static const bw_finding *find(const bw_message *m, const char *id)
+{
+	for (size_t i = 0; i < m->nfindings; i++)
+		if (strcmp(m->findings[i].id, id) == 0)
+			return &m->findings[i];
+	return NULL;
+}
+
+static json_t *evidence(const bw_finding *f)
+{
+	json_error_t je;
+	json_t *j = json_loads(f->evidence_json, 0, &je);
+	assert_non_null(j);
+	return j;
+}
+
+static const char *first_match_method(const bw_finding *f, json_t **keep)
+{
+	*keep = evidence(f);
+	json_t *m0 = json_array_get(json_object_get(*keep, "matches"), 0);
+	return json_string_value(json_object_get(m0, "method"));
+}
+
+static bool has_attack(const bw_finding *f, const char *t)
+{
+	return bw_strvec_contains(&f->attack, t);
+}
+
+/* ---- configuration and the outlet list ---- */
+
+static void test_outlet_list_loads(void **state)
+{
+	bw_identities ids = {0};
+	char *err = NULL;
+	assert_int_equal(bw_identities_load(&ids, OUTLETS, BW_IDENT_OUTLET, &err), 0);
+	assert_true(ids.n >= 100);
+	size_t reuters = 0;
+	for (size_t i = 0; i < ids.n; i++) {
+		assert_int_equal(ids.v[i].kind, BW_IDENT_OUTLET);
+		assert_true(ids.v[i].domains.n > 0);
+		assert_non_null(ids.v[i].source);
+		assert_true(strncmp(ids.v[i].source, "http", 4) == 0);
+		if (strcmp(ids.v[i].name, "Reuters") == 0)
+			reuters = i + 1;
+	}
+	assert_true(reuters > 0);
+	assert_true(bw_strvec_contains(&ids.v[reuters - 1].domains, "reuters.com"));
+	bw_identities_free(&ids);
+}
+
+static void test_config_identities(void **state)
+{
+	const bw_identities *ids = &eng->cfg.identities;
+	size_t inst = 0, person = 0, org = 0, outlet = 0;
+	for (size_t i = 0; i < ids->n; i++)
+		switch (ids->v[i].kind) {
+		case BW_IDENT_INSTITUTION: inst++; break;
+		case BW_IDENT_PERSON: person++; break;
+		case BW_IDENT_ORG: org++; break;
+		case BW_IDENT_OUTLET: outlet++; break;
+		}
+	assert_int_equal(inst, 2);
+	assert_int_equal(person, 3);
+	assert_int_equal(org, 1);
+	assert_true(outlet >= 100);
+	assert_string_equal(eng->cfg.outlets_file, OUTLETS);
+
+	bw_config cfg;
+	bw_config_default(&cfg);
+	char *path = write_conf("[protected]\npeople = Jane Doe jane@example.org\n");
+	char *err = NULL;
+	assert_int_equal(bw_config_load(&cfg, path, &err), -1);
+	assert_non_null(strstr(err, "people"));
+	free(err);
+	unlink(path);
+	free(path);
+	bw_config_free(&cfg);
+
+	bw_config_default(&cfg);
+	path = write_conf("[org:Nothing]\naliases = x\n");
+	assert_int_equal(bw_config_load(&cfg, path, &err), -1);
+	assert_non_null(strstr(err, "no domains"));
+	free(err);
+	unlink(path);
+	free(path);
+	bw_config_free(&cfg);
+}
+
+static void test_skeleton_and_distance(void **state)
+{
+	const bw_protected *p = eng->protected_ids;
+	char *a = bw_skeleton(p, "R\xc3\xa9uters"), *b = bw_skeleton(p, "R\xd0\xb5uters"), *c = bw_skeleton(p, "reuters");
+	assert_string_equal(a, c); /* accent */
+	assert_string_equal(b, c); /* Cyrillic e */
+	free(a);
+	free(b);
+	free(c);
+	a = bw_skeleton(p, "paypa1.com");
+	b = bw_skeleton(p, "paypal.com");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	assert_int_equal(bw_edit_distance("reuters", "reutres", 2), 1); /* transposition */
+	assert_int_equal(bw_edit_distance("guardian", "gaurdain", 2), 2);
+	assert_int_equal(bw_edit_distance("abc", "xyzabc", 2), 3);
+}
+
+/* ---- DISPLAY_NAME_IMPERSONATION ---- */
+
+static void test_display_name_outlet(void **state)
+{
+	bw_message m;
+	scan(&m, "From: \"Reuters Editorial\" <editorial@gmail.example>\r\n", NULL);
+	const bw_finding *f = find(&m, "DISPLAY_NAME_IMPERSONATION");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_HIGH);
+	assert_true(f->score == 4);
+	assert_true(has_attack(f, "T1656"));
+	json_t *ev = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "protected_name")), "Reuters");
+	assert_string_equal(json_string_value(json_object_get(ev, "display_skeleton")), "reuters editorial");
+	assert_string_equal(json_string_value(json_object_get(ev, "protected_skeleton")), "reuters");
+	json_decref(ev);
+	bw_message_free(&m);
+
+	/* accents and confusables */
+	scan(&m, "From: =?utf-8?q?R=C3=A9uters?= <a@x.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: =?utf-8?q?BB=D0=A1_News?= <a@x.example>\r\n", NULL); /* Cyrillic capital ES */
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* a journalist's signature style */
+	scan(&m, "From: \"Jane Roe (Bloomberg)\" <jroe@mail.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: \"Jane Roe, Reuters\" <jroe@mail.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: Forbes Councils <x@other.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+}
+
+static void test_display_name_must_not_fire(void **state)
+{
+	bw_message m;
+	/* the outlet's own domain and a subdomain of it */
+	scan(&m, "From: Reuters <newsletters@reuters.com>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: \"BBC News\" <news@email.bbc.co.uk>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* a one-word outlet name that is also a surname */
+	scan(&m, "From: John Forbes <john@example.org>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* a short name inside a phrase */
+	scan(&m, "From: =?utf-8?q?Toutes_nos_f=C3=A9licitations=2C_Marie?= <info@shop.example>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* two outlets share the name "ABC News": either one's mail is fine */
+	scan(&m, "From: ABC News <news@abc.net.au>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* words inside words: "Apple" is not "AP", "Timeshare" not "TIME" */
+	scan(&m, "From: Apple Timeshare <a@example.org>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+}
+
+static void test_display_name_person(void **state)
+{
+	bw_message m;
+	scan(&m, "From: Jane Doe <jane.doe@parliament.example>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: =?utf-8?q?Am=C3=A9lie_Durand?= <amelie@private.example>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: \"Jane Doe\" <jane.doe.mp@freemail.example>\r\n", NULL);
+	const bw_finding *f = find(&m, "DISPLAY_NAME_IMPERSONATION");
+	assert_non_null(f);
+	assert_true(f->score == 3);
+	bw_message_free(&m);
+	scan(&m, "From: \"Electoral Commission\" <info@elections-update.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+}
+
+static void test_display_name_address(void **state)
+{
+	bw_message m;
+	scan(&m, "From: \"jane.doe@parliament.example\" <x@evil.example>\r\n", NULL);
+	const bw_finding *f = find(&m, "DISPLAY_NAME_ADDRESS");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_HIGH); /* the shown address is protected */
+	json_t *ev = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "shown_address")), "jane.doe@parliament.example");
+	json_decref(ev);
+	bw_message_free(&m);
+	scan(&m, "From: \"bob@example.org\" <bob@example.org>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_ADDRESS"));
+	bw_message_free(&m);
+}
+
+/* ---- LOOKALIKE_DOMAIN ---- */
+
+static void expect_lookalike(const char *from, const char *method, const char *protected_domain)
+{
+	char hdr[512];
+	snprintf(hdr, sizeof hdr, "From: Someone <x@%s>\r\n", from);
+	bw_message m;
+	scan(&m, hdr, NULL);
+	const bw_finding *f = find(&m, "LOOKALIKE_DOMAIN");
+	if (!f)
+		fail_msg("no LOOKALIKE_DOMAIN for %s", from);
+	json_t *ev;
+	const char *got = first_match_method(f, &ev);
+	if (strcmp(got, method) != 0)
+		fail_msg("%s: method %s, expected %s", from, got, method);
+	json_t *m0 = json_array_get(json_object_get(ev, "matches"), 0);
+	assert_string_equal(json_string_value(json_object_get(m0, "protected")), protected_domain);
+	assert_string_equal(json_string_value(json_object_get(m0, "where")), "from");
+	assert_non_null(json_object_get(m0, "skeleton"));
+	assert_non_null(json_object_get(m0, "protected_skeleton"));
+	assert_true(json_is_integer(json_object_get(m0, "distance")));
+	assert_true(has_attack(f, "T1656"));
+	json_decref(ev);
+	bw_message_free(&m);
+}
+
+static void test_lookalike_fires(void **state)
+{
+	expect_lookalike("par1iament.example", "skeleton", "parliament.example");
+	expect_lookalike("xn--bb-pmc.co.uk", "skeleton", "bbc.co.uk"); /* Cyrillic es */
+	expect_lookalike("reuters.co", "swapped-tld", "reuters.com");
+	expect_lookalike("reutres.com", "edit-distance", "reuters.com");
+	expect_lookalike("theguardain.com", "edit-distance", "theguardian.com");
+	expect_lookalike("bbc-news.example", "added-word", "bbc.co.uk");
+	expect_lookalike("bbc.co.uk.mail-news.example", "protected-domain-as-subdomain", "bbc.co.uk");
+	expect_lookalike("parliament-secure.example", "added-word", "parliament.example");
+	expect_lookalike("ny-times.com", "edit-distance", "nytimes.com");
+	expect_lookalike("reutersnews.example", "prefixed-label", "reuters.com");
+	expect_lookalike("www.time.com.login.example", "protected-domain-as-subdomain", "time.com");
+
+	/* a lookalike link host and the punycode flag */
+	bw_message m;
+	scan(&m, "From: a@example.org\r\n", "<a href=\"https://xn--reuter-nvf.com/x\">read</a>");
+	const bw_finding *f = find(&m, "LOOKALIKE_DOMAIN");
+	assert_non_null(f);
+	json_t *ev = evidence(f);
+	json_t *m0 = json_array_get(json_object_get(ev, "matches"), 0);
+	assert_string_equal(json_string_value(json_object_get(m0, "where")), "link");
+	assert_true(json_is_true(json_object_get(m0, "punycode")));
+	json_decref(ev);
+	bw_message_free(&m);
+}
+
+static void test_lookalike_must_not_fire(void **state)
+{
+	const char *own[] = {"parliament.example", "mail.parliament.example", "bbc.co.uk", "news.bbc.co.uk",
+			     "bbc.com", "reuters.com", "example.org", "cnm.com", "dw.org", "ftp.example",
+			     "gmail.com", "newsletter.example.net"};
+	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+		char hdr[256];
+		snprintf(hdr, sizeof hdr, "From: Someone <x@%s>\r\n", own[i]);
+		bw_message m;
+		scan(&m, hdr, NULL);
+		if (find(&m, "LOOKALIKE_DOMAIN"))
+			fail_msg("LOOKALIKE_DOMAIN fired for %s", own[i]);
+		bw_message_free(&m);
+	}
+	bw_lookalike l;
+	assert_false(bw_lookalike_check(eng->protected_ids, "www.theguardian.com", &l));
+	/* short labels: skeleton equality only, no edit distance */
+	assert_false(bw_lookalike_check(eng->protected_ids, "bbd.co.uk", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "cnm.com", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "mbc.nyc", &l)); /* "rnbc": skeletons are longer */
+	/* two edits on an 8-letter label, a compound ending in a name */
+	assert_false(bw_lookalike_check(eng->protected_ids, "lapampa.gob.ar", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "tagesspiegel.example", &l));
+	/* generic-word domains: no typos or added words */
+	assert_false(bw_lookalike_check(eng->protected_ids, "lime.com", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "sky-mail.example", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "bbc-news.cn", &l) && strcmp(l.protected_domain, "news.cn") == 0);
+	bw_lookalike_free(&l);
+}
+
+/* ---- REPLY_TO_DIVERGES, ENVELOPE_FROM_DIVERGES ---- */
+
+static void test_divergence(void **state)
+{
+	bw_message m;
+	scan(&m, "Return-Path: <bounce@esp.example>\r\nFrom: a@example.org\r\nReply-To: list@lists.example\r\n", NULL);
+	const bw_finding *r = find(&m, "REPLY_TO_DIVERGES"), *env = find(&m, "ENVELOPE_FROM_DIVERGES");
+	assert_non_null(r);
+	assert_non_null(env);
+	assert_true(r->score == 0);
+	assert_int_equal(r->severity, BW_SEV_LOW);
+	assert_true(env->score == 0);
+	assert_int_equal(env->severity, BW_SEV_INFO);
+	assert_true(m.score == 0);
+	bw_message_free(&m);
+
+	scan(&m, "Return-Path: <b@bounces.example.org>\r\nFrom: a@example.org\r\nReply-To: c@mail.example.org\r\n",
+	     NULL);
+	assert_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_null(find(&m, "ENVELOPE_FROM_DIVERGES"));
+	bw_message_free(&m);
+
+	scan(&m, "From: \"Le Monde\" <redaction@lemonde-presse.example>\r\nReply-To: j@freemail.example\r\n", NULL);
+	r = find(&m, "REPLY_TO_DIVERGES");
+	assert_non_null(r);
+	assert_true(r->score == 2);
+	bw_message_free(&m);
+}
+
+/* ---- scores ---- */
+
+static void test_scores(void **state)
+{
+	bw_message m;
+	/* ordinary mail */
+	scan(&m, "Return-Path: <a@example.org>\r\nFrom: Alice Example <a@example.org>\r\n",
+	     "<p>See <a href=\"https://www.example.org/agenda\">www.example.org</a></p>");
+	assert_true(m.score == 0);
+	assert_int_equal(m.verdict, BW_CLEAN);
+	bw_message_free(&m);
+	/* an outlet's name over a lookalike domain: suspicious */
+	scan(&m, "From: \"BBC News\" <desk@bbc-news.example>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(find(&m, "LOOKALIKE_DOMAIN"));
+	assert_int_equal(m.verdict, BW_SUSPICIOUS);
+	bw_message_free(&m);
+	/* and with tracking: malicious */
+	scan(&m, "From: \"BBC News\" <desk@bbc-news.example>\r\n",
+	     "<img src=\"https://t.bbc-news.example/o.gif?u=mp%40parliament.example\" width=1 height=1>");
+	assert_non_null(find(&m, "TRACKING_PIXEL"));
+	assert_int_equal(m.verdict, BW_MALICIOUS);
+	bw_message_free(&m);
+}
+
+static void test_sample_message(void **state)
+{
+	FILE *fp = fopen(BW_SOURCE_DIR "/samples/news-impersonation.eml", "rb");
+	assert_non_null(fp);
+	static char buf[65536];
+	size_t n = fread(buf, 1, sizeof buf, fp);
+	fclose(fp);
+	bw_message m = {0};
+	bw_engine_scan(eng, &m, "s.eml", buf, n);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(find(&m, "LOOKALIKE_DOMAIN"));
+	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_int_equal(m.verdict, BW_MALICIOUS);
+	bw_message_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_outlet_list_loads),
+		cmocka_unit_test(test_config_identities),
+		cmocka_unit_test(test_skeleton_and_distance),
+		cmocka_unit_test(test_display_name_outlet),
+		cmocka_unit_test(test_display_name_must_not_fire),
+		cmocka_unit_test(test_display_name_person),
+		cmocka_unit_test(test_display_name_address),
+		cmocka_unit_test(test_lookalike_fires),
+		cmocka_unit_test(test_lookalike_must_not_fire),
+		cmocka_unit_test(test_divergence),
+		cmocka_unit_test(test_scores),
+		cmocka_unit_test(test_sample_message),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

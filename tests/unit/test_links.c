@@ -1,0 +1,277 @@
+/* Unit tests for the deceptive-link detectors (src/detect/links.c): each
+ * LINK_* finding fires on its construct and stays quiet on ordinary links,
+ * same-brand links across suffixes and unwrappable redirect wrappers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bulwark/engine.h"
+#include "detect/detect.h"
+
+#define SHORTENERS BW_SHARED_DIR "/intel/misp-warninglists/url-shortener/list.json"
+
+static bw_engine *eng, *eng_noshort;
+
+static bw_engine *engine_from(const char *text)
+{
+	char path[] = "/tmp/bw-test-links-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	bw_config cfg;
+	bw_config_default(&cfg);
+	char *err = NULL;
+	assert_int_equal(bw_config_load(&cfg, path, &err), 0);
+	unlink(path);
+	bw_strvec errors = {0};
+	bw_engine *e = bw_engine_new(&cfg, &errors);
+	for (size_t i = 0; i < errors.n; i++)
+		if (!strstr(errors.v[i], "libmagic"))
+			fail_msg("engine error: %s", errors.v[i]);
+	bw_strvec_free(&errors);
+	return e;
+}
+
+static int setup(void **state)
+{
+	eng = engine_from("[protected]\ndomains = parliament.uk\noutlets =\n"
+			  "[links]\nshorteners = " SHORTENERS "\n");
+	eng_noshort = engine_from("[protected]\noutlets =\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	bw_engine_free(eng);
+	bw_engine_free(eng_noshort);
+	return 0;
+}
+
+static void scan_with(bw_engine *e, bw_message *m, const char *html)
+{
+	char buf[8192];
+	snprintf(buf, sizeof buf,
+		 "From: Alice <alice@example.org>\r\nTo: mp@parliament.uk\r\nSubject: t\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: text/html; charset=utf-8\r\n\r\n<html><body>%s</body></html>\r\n",
+		 html);
+	memset(m, 0, sizeof *m);
+	bw_engine_scan(e, m, "t.eml", buf, strlen(buf));
+}
+
+static void scan(bw_message *m, const char *html)
+{
+	scan_with(eng, m, html);
+}
+
+static const bw_finding *find(const bw_message *m, const char *id)
+{
+	for (size_t i = 0; i < m->nfindings; i++)
+		if (strcmp(m->findings[i].id, id) == 0)
+			return &m->findings[i];
+	return NULL;
+}
+
+static json_t *first_link(const bw_finding *f)
+{
+	json_error_t je;
+	json_t *j = json_loads(f->evidence_json, 0, &je);
+	assert_non_null(j);
+	json_t *l = json_incref(json_array_get(json_object_get(j, "links"), 0));
+	json_decref(j);
+	assert_non_null(l);
+	return l;
+}
+
+static const char *LINK_IDS[] = {"LINK_TEXT_MISMATCH", "LINK_IP_LITERAL", "LINK_USERINFO",
+				 "LINK_CONFUSABLE_HOST", "LINK_SHORTENER", "LINK_SCRIPT_OR_DATA_URI",
+				 "LINK_OBFUSCATED"};
+
+static void assert_no_link_findings(const char *html)
+{
+	bw_message m;
+	scan(&m, html);
+	for (size_t i = 0; i < sizeof LINK_IDS / sizeof LINK_IDS[0]; i++)
+		if (find(&m, LINK_IDS[i]))
+			fail_msg("%s fired on %s", LINK_IDS[i], html);
+	bw_message_free(&m);
+}
+
+static void test_text_mismatch(void **state)
+{
+	bw_message m;
+	scan(&m, "<a href=\"https://evil.example/login\">https://www.parliament.uk/vote</a>");
+	const bw_finding *f = find(&m, "LINK_TEXT_MISMATCH");
+	assert_non_null(f);
+	assert_true(f->score == 3); /* the text shows a protected domain */
+	assert_true(bw_strvec_contains(&f->attack, "T1566.002"));
+	json_t *l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "text_domain")), "parliament.uk");
+	assert_string_equal(json_string_value(json_object_get(l, "href_domain")), "evil.example");
+	assert_non_null(json_object_get(l, "text_skeleton"));
+	assert_true(json_integer_value(json_object_get(l, "distance")) > 0);
+	json_decref(l);
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"https://evil.example/\">www.bank.example</a>");
+	f = find(&m, "LINK_TEXT_MISMATCH");
+	assert_non_null(f);
+	assert_true(f->score == 2);
+	bw_message_free(&m);
+
+	/* behind a shortener: the destination is unknown, low score */
+	scan(&m, "<a href=\"https://bit.ly/3abc\">www.bank.example</a>");
+	f = find(&m, "LINK_TEXT_MISMATCH");
+	assert_non_null(f);
+	assert_true(f->score == 0.5);
+	bw_message_free(&m);
+
+	/* the first word of the text is the domain it shows */
+	scan(&m, "<a href=\"https://evil.example/\">www.bank.example fonts.html</a>");
+	f = find(&m, "LINK_TEXT_MISMATCH");
+	assert_non_null(f);
+	l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "text_domain")), "bank.example");
+	json_decref(l);
+	bw_message_free(&m);
+
+	/* a wrapper whose destination differs from the text */
+	scan(&m, "<a href=\"https://click.esp.example/r?u=https%3A%2F%2Fevil.example%2F\">www.example.org</a>");
+	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	bw_message_free(&m);
+}
+
+static void test_text_mismatch_must_not_fire(void **state)
+{
+	/* same site, same brand across suffixes, unwrappable wrapper, plain words */
+	assert_no_link_findings("<a href=\"https://example.org/a\">www.example.org</a>");
+	assert_no_link_findings("<a href=\"https://shop.brand.com/x\">brand.co.uk</a>");
+	assert_no_link_findings("<a href=\"https://brand.com/x\">https://www.brand.co.uk/offers</a>");
+	assert_no_link_findings("<a href=\"https://click.esp.example/r?u=https%3A%2F%2Fwww.example.org%2Fpage\">"
+				"www.example.org</a>");
+	assert_no_link_findings("<a href=\"https://evil.example/\">Click here</a>");
+	assert_no_link_findings("<a href=\"mailto:alice@example.org\">alice@example.org</a>");
+}
+
+static void test_ip_userinfo_script(void **state)
+{
+	bw_message m;
+	scan(&m, "<a href=\"http://192.0.2.7/login\">log in</a>");
+	const bw_finding *f = find(&m, "LINK_IP_LITERAL");
+	assert_non_null(f);
+	json_t *l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "host")), "192.0.2.7");
+	json_decref(l);
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"https://parliament.uk@evil.example/\">vote</a>");
+	f = find(&m, "LINK_USERINFO");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_HIGH);
+	l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "userinfo")), "parliament.uk");
+	assert_string_equal(json_string_value(json_object_get(l, "host")), "evil.example");
+	json_decref(l);
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"javascript:alert(1)\">open</a> <a href=\"data:text/html,hi\">doc</a>");
+	f = find(&m, "LINK_SCRIPT_OR_DATA_URI");
+	assert_non_null(f);
+	assert_true(f->score == 3);
+	bw_message_free(&m);
+}
+
+static void test_confusable_host(void **state)
+{
+	bw_message m;
+	/* Cyrillic a + Latin: mixed script */
+	scan(&m, "<a href=\"https://\xd0\xb0pple.example/\">apple</a>");
+	const bw_finding *f = find(&m, "LINK_CONFUSABLE_HOST");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_MEDIUM);
+	assert_true(bw_strvec_contains(&f->attack, "T1036"));
+	json_t *l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "skeleton")), "apple.exarnple");
+	json_decref(l);
+	bw_message_free(&m);
+	/* single-script IDN: punycode, low */
+	scan(&m, "<a href=\"https://m\xc3\xbcnchen.example/\">Stadt</a>");
+	f = find(&m, "LINK_CONFUSABLE_HOST");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_LOW);
+	assert_true(f->score == 1);
+	bw_message_free(&m);
+}
+
+static void test_shortener(void **state)
+{
+	bw_message m;
+	scan(&m, "<a href=\"https://bit.ly/3abcDEF\">details</a>");
+	const bw_finding *f = find(&m, "LINK_SHORTENER");
+	assert_non_null(f);
+	assert_true(f->score == 0.5);
+	bw_message_free(&m);
+	/* no list configured: quietly skipped */
+	scan_with(eng_noshort, &m, "<a href=\"https://bit.ly/3abcDEF\">details</a>");
+	assert_null(find(&m, "LINK_SHORTENER"));
+	bw_message_free(&m);
+}
+
+static void test_obfuscated(void **state)
+{
+	bw_message m;
+	scan(&m, "<a href=\"https://evil.example/x\">invoice\xe2\x80\xae" "fdp.exe</a>");
+	const bw_finding *f = find(&m, "LINK_OBFUSCATED");
+	assert_non_null(f);
+	assert_true(bw_strvec_contains(&f->attack, "T1036.002"));
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"https://evil.example/x\">pay\xe2\x80\x8bpal</a>");
+	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"https://%65vil.example/x\">home</a>");
+	f = find(&m, "LINK_OBFUSCATED");
+	assert_non_null(f);
+	json_t *l = first_link(f);
+	assert_string_equal(json_string_value(json_object_get(l, "reason")), "percent-encoded host");
+	json_decref(l);
+	bw_message_free(&m);
+
+	scan(&m, "<a href=\"https://evil.example/x\" style=\"font-size:0\">hidden words</a>");
+	f = find(&m, "LINK_OBFUSCATED");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_LOW);
+	bw_message_free(&m);
+}
+
+static void test_ordinary_links(void **state)
+{
+	assert_no_link_findings("<p><a href=\"https://www.example.org/agenda\">Agenda</a> and "
+				"<a href=\"https://news.example.net/a?id=1\">https://news.example.net/a</a></p>");
+	bw_message m;
+	scan(&m, "<a href=\"https://www.example.org/agenda\">Agenda</a>");
+	assert_true(m.score == 0);
+	bw_message_free(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_mismatch),
+		cmocka_unit_test(test_text_mismatch_must_not_fire),
+		cmocka_unit_test(test_ip_userinfo_script),
+		cmocka_unit_test(test_confusable_host),
+		cmocka_unit_test(test_shortener),
+		cmocka_unit_test(test_obfuscated),
+		cmocka_unit_test(test_ordinary_links),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

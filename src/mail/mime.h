@@ -12,6 +12,10 @@
  * syntax). The caller frees them with g_mime_parser_options_free. */
 GMimeParserOptions *bw_mime_options(void);
 
+/* A bare HTML document (no header block: it starts with '<', which no
+ * header field name can), read as a message whose only part is that HTML. */
+bool bw_mime_is_bare_html(const char *data, size_t len);
+
 /* NULL when the bytes are not a message at all. */
 GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions *opts);
 

@@ -770,7 +770,7 @@ static size_t structure_cut_of(GMimeMessage *msg, const char **why)
 /* A bare HTML document (a saved mail body, as tracker studies publish them)
  * starts with '<', which no header field name can. It is read as a message
  * whose only part is that HTML, and the report says so. */
-static bool is_bare_html(const char *data, size_t len)
+bool bw_mime_is_bare_html(const char *data, size_t len)
 {
 	size_t i = 0;
 	if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
@@ -809,7 +809,7 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	}
 	if (len == 0)
 		bw_strvec_push(&m->errors, "parse: empty message");
-	if (is_bare_html(data, len)) {
+	if (bw_mime_is_bare_html(data, len)) {
 		parse_bare_html(m, data, len, lim);
 		if (recipient)
 			m->recipient = bw_xstrdup(recipient);

@@ -179,14 +179,54 @@ static void summary(bw_buf *b, const bw_sanitize_stats *s)
 		bw_buf_puts(b, "nothing remote found");
 }
 
+/* GMime keeps a header's raw value only up to a NUL byte, and a last header
+ * may lack its line end: written out as is, such a header runs into the next
+ * line and moves the header/body boundary, which can turn body text into
+ * headers (found by fuzzing: a text part became an HTML part that loads a
+ * stylesheet). Every raw value is made to end its line. */
+static void terminate_headers(GMimeObject *obj)
+{
+	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
+	int n = g_mime_header_list_get_count(list);
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
+		const char *raw = g_mime_header_get_raw_value(h);
+		size_t len = raw ? strlen(raw) : 0;
+		if (raw && len && raw[len - 1] == '\n')
+			continue;
+		bw_buf b = {0};
+		bw_buf_printf(&b, "%s\n", raw ? raw : " ");
+		g_mime_header_set_raw_value(h, b.data);
+		bw_buf_free(&b);
+	}
+}
+
+static void terminate_part_headers(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	terminate_headers(part);
+}
+
 char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		       bw_sanitize_stats *stats, size_t *out_len, char **error)
 {
 	bw_mail_init();
 	memset(stats, 0, sizeof *stats);
-	GMimeParserOptions *opts = bw_mime_options();
-	GMimeMessage *msg = bw_mime_construct(data, len, opts);
-	g_mime_parser_options_free(opts);
+	GMimeMessage *msg = NULL;
+	if (bw_mime_is_bare_html(data, len)) {
+		/* As the scan reads it: a message whose one part is this HTML,
+		 * which the walk below then sanitizes like any other. */
+		msg = g_mime_message_new(FALSE);
+		GMimeTextPart *part = g_mime_text_part_new_with_subtype("html");
+		char *text = g_utf8_make_valid(data, (gssize)len);
+		g_mime_text_part_set_text(part, text);
+		g_free(text);
+		g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));
+		g_object_unref(part);
+	} else {
+		GMimeParserOptions *opts = bw_mime_options();
+		msg = bw_mime_construct(data, len, opts);
+		g_mime_parser_options_free(opts);
+	}
 	size_t blank = 0;
 	while (blank < len && (data[blank] == ' ' || data[blank] == '\t' || data[blank] == '\r' ||
 			       data[blank] == '\n'))
@@ -199,6 +239,8 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		*error = bw_xstrdup("not an RFC 5322 message");
 		return NULL;
 	}
+	terminate_headers(GMIME_OBJECT(msg));
+	g_mime_message_foreach(msg, terminate_part_headers, NULL);
 	rewrite_state st = {.lim = lim, .stats = stats};
 	rewrite_tree(&st, msg);
 	bw_strvec_free(&st.errors);

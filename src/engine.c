@@ -177,6 +177,16 @@ static int read_identities(GKeyFile *kf, bw_identities *ids, bw_identity_kind or
 	return rc;
 }
 
+/* "PATH: what GLib said", for the caller to show. */
+static int key_file_error(const char *path, GError *err, char **error)
+{
+	bw_buf b = {0};
+	bw_buf_printf(&b, "%s: %s", path, err->message);
+	*error = bw_buf_steal(&b);
+	g_error_free(err);
+	return -1;
+}
+
 int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind kind, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -184,13 +194,8 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 	if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err))
 		read_identities(kf, ids, kind, &err);
 	g_key_file_free(kf);
-	if (err) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: %s", path, err->message);
-		*error = bw_buf_steal(&b);
-		g_error_free(err);
-		return -1;
-	}
+	if (err)
+		return key_file_error(path, err, error);
 	return 0;
 }
 
@@ -308,13 +313,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
 	}
 	g_key_file_free(kf);
-	if (err) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: %s", path, err->message);
-		*error = bw_buf_steal(&b);
-		g_error_free(err);
-		return -1;
-	}
+	if (err)
+		return key_file_error(path, err, error);
 	if (cfg->malicious_threshold < cfg->suspicious_threshold) {
 		bw_buf b = {0};
 		bw_buf_printf(&b, "%s: [scoring] malicious is below suspicious", path);

@@ -12,8 +12,9 @@ int cmd_scan(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
 
-/* Loads /etc/bulwark/bulwark.conf when it exists, or the file given. An
- * explicitly given file that cannot be read is an error. */
+/* The defaults, then /etc/bulwark/bulwark.conf when it exists, or the file
+ * given. An explicitly given file that cannot be read is an error (said on
+ * standard error; cfg is then freed). */
 int cli_load_config(bw_config *cfg, const char *path);
 
 typedef struct bw_progress bw_progress;

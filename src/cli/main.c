@@ -1,5 +1,6 @@
 /* The bulwark command: dispatches to the subcommands. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,12 +24,15 @@ static void usage(FILE *f)
 
 int cli_load_config(bw_config *cfg, const char *path)
 {
+	bw_config_default(cfg);
 	const char *p = path ? path : DEFAULT_CONFIG;
 	if (!path && access(p, F_OK) != 0)
 		return 0;
 	char *err = NULL;
 	if (bw_config_load(cfg, p, &err) < 0) {
 		fprintf(stderr, "bulwark: %s\n", err);
+		free(err);
+		bw_config_free(cfg);
 		return -1;
 	}
 	return 0;

@@ -95,11 +95,8 @@ int cmd_sanitize(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	bw_config cfg;
-	bw_config_default(&cfg);
-	if (cli_load_config(&cfg, config) < 0) {
-		bw_config_free(&cfg);
+	if (cli_load_config(&cfg, config) < 0)
 		return EXIT_ERROR;
-	}
 	sanitize_run run = {.lim = &cfg.limits};
 	bw_mail_init();
 	/* The input is read whole: sanitizing must not cut a message short. */

@@ -82,11 +82,8 @@ int cmd_scan(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	bw_config cfg;
-	bw_config_default(&cfg);
-	if (cli_load_config(&cfg, config) < 0) {
-		bw_config_free(&cfg);
+	if (cli_load_config(&cfg, config) < 0)
 		return EXIT_ERROR;
-	}
 	if (!trackers)
 		trackers = getenv("BULWARK_TRACKER_LISTS");
 	if (trackers) {

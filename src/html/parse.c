@@ -1489,6 +1489,32 @@ static bool in_body(P *p, tok *t);
 static bool in_table(P *p, tok *t);
 static bool in_select(P *p, tok *t);
 
+/* Leading white space of a character token is inserted as text and dropped
+ * from the token; true when nothing is left. */
+static bool insert_leading_ws(P *p, tok *t)
+{
+	size_t k = ws_prefix(t);
+	if (k) {
+		add_text(p, t->text, k, t->start, false);
+		drop_prefix(p, t, k);
+	}
+	return !t->tlen;
+}
+
+/* The steps "in head", "after head" and "in column group" open with: white
+ * space is inserted, a comment is inserted, a DOCTYPE is ignored. True when
+ * the token is used up; a character token may come back shortened. */
+static bool opening_steps(P *p, tok *t)
+{
+	if (t->type == T_CHARS)
+		return insert_leading_ws(p, t);
+	if (t->type == T_COMMENT) {
+		insert_comment(p, t, NULL);
+		return true;
+	}
+	return t->type == T_DOCTYPE;
+}
+
 static bool initial(P *p, tok *t)
 {
 	if (t->type == T_CHARS) {
@@ -1641,20 +1667,9 @@ static void end_template(P *p)
 
 static bool in_head(P *p, tok *t)
 {
-	if (t->type == T_CHARS) {
-		size_t k = ws_prefix(t);
-		if (k) {
-			add_text(p, t->text, k, t->start, false);
-			drop_prefix(p, t, k);
-		}
-		if (!t->tlen)
-			return true;
-	} else if (t->type == T_COMMENT) {
-		insert_comment(p, t, NULL);
+	if (opening_steps(p, t))
 		return true;
-	} else if (t->type == T_DOCTYPE) {
-		return true;
-	} else if (t->type == T_START) {
+	if (t->type == T_START) {
 		switch (t->tag) {
 		case G(HTML):
 			return in_body(p, t);
@@ -1720,15 +1735,8 @@ static bool in_head_noscript(P *p, tok *t)
 	}
 	if (t->type == T_COMMENT)
 		return in_head(p, t);
-	if (t->type == T_CHARS) {
-		size_t k = ws_prefix(t);
-		if (k) {
-			add_text(p, t->text, k, t->start, false);
-			drop_prefix(p, t, k);
-		}
-		if (!t->tlen)
-			return true;
-	}
+	if (t->type == T_CHARS && insert_leading_ws(p, t))
+		return true;
 	if (t->type == T_START && (t->tag == G(BASEFONT) || t->tag == G(BGSOUND) || t->tag == G(LINK) ||
 				   t->tag == G(META) || t->tag == G(NOFRAMES) || t->tag == G(STYLE)))
 		return in_head(p, t);
@@ -1743,20 +1751,9 @@ static bool in_head_noscript(P *p, tok *t)
 
 static bool after_head(P *p, tok *t)
 {
-	if (t->type == T_CHARS) {
-		size_t k = ws_prefix(t);
-		if (k) {
-			add_text(p, t->text, k, t->start, false);
-			drop_prefix(p, t, k);
-		}
-		if (!t->tlen)
-			return true;
-	} else if (t->type == T_COMMENT) {
-		insert_comment(p, t, NULL);
+	if (opening_steps(p, t))
 		return true;
-	} else if (t->type == T_DOCTYPE) {
-		return true;
-	} else if (t->type == T_START) {
+	if (t->type == T_START) {
 		if (t->tag == G(HTML))
 			return in_body(p, t);
 		if (t->tag == G(BODY)) {
@@ -2301,20 +2298,9 @@ static bool in_caption(P *p, tok *t)
 
 static bool in_colgroup(P *p, tok *t)
 {
-	if (t->type == T_CHARS) {
-		size_t k = ws_prefix(t);
-		if (k) {
-			add_text(p, t->text, k, t->start, false);
-			drop_prefix(p, t, k);
-		}
-		if (!t->tlen)
-			return true;
-	} else if (t->type == T_COMMENT) {
-		insert_comment(p, t, NULL);
+	if (opening_steps(p, t))
 		return true;
-	} else if (t->type == T_DOCTYPE) {
-		return true;
-	} else if (t->type == T_START && t->tag == G(HTML)) {
+	if (t->type == T_START && t->tag == G(HTML)) {
 		return in_body(p, t);
 	} else if (t->type == T_START && t->tag == G(COL)) {
 		insert(p, t);

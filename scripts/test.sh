@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds Bulwark twice (plain, and with AddressSanitizer + UBSan) and runs
 # every test: unit (cmocka), CLI, hostile-input limits, all shared corpora
-# and the headless-Chromium comparisons (300 phishing_pot messages). Ends with
-# one line "N passed, N failed".
+# and the headless-Chromium comparisons (300 phishing_pot messages), then every
+# libFuzzer harness for BULWARK_FUZZ_SECONDS (default 60) each, each harness
+# counting as one test. Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,9 @@ fi
 meson test -C build --suite unit --suite cli --suite limits --suite browser --print-errorlogs
 meson test -C build-asan --suite unit --suite cli --suite corpus --suite limits --print-errorlogs
 
+# libFuzzer harnesses (clang, ASan + UBSan), seeded from ../shared/corpora.
+bash tests/fuzz/run "${BULWARK_FUZZ_SECONDS:-60}" | tee build/fuzz-summary.txt
+
 python3 - <<'PY'
 import json
 passed = failed = 0
@@ -41,6 +45,15 @@ for d in ("build", "build-asan"):
         elif r["result"] != "SKIP":
             failed += 1
             print(f"FAILED: {d}: {r['name']} ({r['result']})")
+try:
+    last = open("build/fuzz-summary.txt").read().splitlines()[-1].split()
+    passed += int(last[0])
+    failed += int(last[2])
+    if int(last[2]):
+        print("FAILED: fuzz harnesses (see above)")
+except (OSError, IndexError, ValueError):
+    failed += 1
+    print("FAILED: tests/fuzz/run did not finish")
 print(f"{passed} passed, {failed} failed")
 raise SystemExit(1 if failed else 0)
 PY

@@ -22,6 +22,8 @@ PACKAGES=(
 	rspamd
 	# fuzzing
 	clang libclang-rt-14-dev
+	# sender history (FIRST_CONTACT); sqlite3 to inspect the store
+	libsqlite3-dev sqlite3
 )
 
 need_root

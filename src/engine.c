@@ -30,6 +30,8 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	free(cfg->history_db);
+	cfg->history_db = NULL;
 }
 
 /* ---- protected identities ---- */
@@ -272,6 +274,18 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+/* [history] db = PATH; empty turns it off again. */
+static void read_history(GKeyFile *kf, bw_config *cfg)
+{
+	char *db = g_key_file_get_string(kf, "history", "db", NULL);
+	if (!db)
+		return;
+	g_strstrip(db);
+	free(cfg->history_db);
+	cfg->history_db = *db ? bw_xstrdup(db) : NULL;
+	g_free(db);
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -311,6 +325,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 			g_free(short_file);
 		}
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
+		read_history(kf, cfg);
 	}
 	g_key_file_free(kf);
 	if (err)
@@ -350,6 +365,12 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 		free(outlets);
 	}
 	e->protected_ids = bw_protected_new(&e->cfg.identities, e->cfg.shorteners_file, errors);
+	if (e->cfg.history_db) {
+		char *err = NULL;
+		e->history = bw_history_open(e->cfg.history_db, &err);
+		if (!e->history)
+			bw_strvec_push_owned(errors, err);
+	}
 	return e;
 }
 
@@ -360,6 +381,7 @@ void bw_engine_free(bw_engine *e)
 	bw_tracker_db_free(e->trackers);
 	bw_filetype_free(e->filetype);
 	bw_protected_free(e->protected_ids);
+	bw_history_close(e->history);
 	bw_config_free(&e->cfg);
 	free(e);
 }

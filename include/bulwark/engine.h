@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "bulwark/filetype.h"
+#include "bulwark/history.h"
 #include "bulwark/limits.h"
 #include "bulwark/message.h"
 #include "bulwark/trackers.h"
@@ -53,6 +54,7 @@ typedef struct bw_config {
 	char *outlets_file;          /* [protected] outlets; NULL: the default list */
 	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
 	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
+	char *history_db;            /* [history] db: sender-history store, or NULL (off) */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -66,10 +68,12 @@ typedef struct bw_engine {
 	bw_tracker_db *trackers; /* NULL when no lists are configured */
 	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
 	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
+	bw_history *history;     /* NULL unless [history] db is set and opened */
 } bw_engine;
 
-/* Takes ownership of cfg's strings. Problems loading tracker lists go to
- * errors; the engine still works without them. */
+/* Takes ownership of cfg's strings. Problems loading tracker lists or
+ * opening the history store go to errors; the engine still works without
+ * them (history stays NULL). */
 bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors);
 void bw_engine_free(bw_engine *e);
 

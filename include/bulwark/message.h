@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bulwark/limits.h"
 #include "bulwark/util.h"
@@ -124,7 +125,16 @@ typedef struct bw_message {
 	size_t nfindings, capfindings;
 	double score;
 	bw_verdict verdict;
+
+	/* parse: every recipient address (--recipient, else Delivered-To,
+	 * X-Original-To, To, Cc), lower-case, distinct, at most
+	 * BW_MAX_RECIPIENTS; and the Date header in Unix seconds (0: absent or
+	 * unparseable) */
+	bw_strvec recipients;
+	int64_t date;
 } bw_message;
+
+#define BW_MAX_RECIPIENTS 100
 
 void bw_message_free(bw_message *m);
 const char *bw_message_header(const bw_message *m, const char *name); /* first, or NULL */

@@ -50,6 +50,9 @@ bool bw_url_is_remote(const bw_url *u);
  * a copy of host when it is an IP address or has no registrable part.
  * Returns a malloc'd string or NULL for NULL/empty host. */
 char *bw_registrable_domain(const char *host);
+/* host is an IP address or ends in a suffix of the Public Suffix List
+ * ("www.examplecom" does not: its last label is no top-level domain). */
+bool bw_host_has_known_suffix(const char *host);
 
 /* Destination of a click-tracking or redirect wrapper, recovered from the URL
  * itself: a query/fragment/path value that is a URL (plain, percent-encoded,

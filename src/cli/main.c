@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] [--recipient ADDR]\n"
-	      "                    [--no-progress] PATH...\n"
+	      "                    [--history DB] [--no-progress] PATH...\n"
 	      "       bulwark sanitize [--config FILE] IN [-o OUT]\n"
 	      "       bulwark html PATH...\n"
 	      "       bulwark --version\n"

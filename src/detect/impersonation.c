@@ -133,12 +133,38 @@ static const bw_identity *display_name(bw_message *m, const bw_protected *p)
 
 /* "paypal@paypal.com" <x@evil.example>: an address in the display name that
  * is not the sender's. */
+/* The name as it reads: without combining marks and invisible format
+ * characters, which phishers sprinkle into a shown address
+ * ("service.a\u073Fmaz\u073Fon.com") so that it does not parse as one. */
+static char *visible_text(const char *utf8, bool *removed)
+{
+	bw_buf b = {0};
+	*removed = false;
+	for (const char *c = utf8; *c; c = g_utf8_next_char(c)) {
+		gunichar u = g_utf8_get_char_validated(c, -1);
+		if (u == (gunichar)-1 || u == (gunichar)-2)
+			break;
+		GUnicodeType t = g_unichar_type(u);
+		if (t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_ENCLOSING_MARK || t == G_UNICODE_FORMAT) {
+			*removed = true;
+			continue;
+		}
+		bw_buf_append(&b, c, (size_t)(g_utf8_next_char(c) - c));
+	}
+	return bw_buf_steal(&b);
+}
+
 static void display_address(bw_message *m, const bw_protected *p)
 {
-	const char *n = m->from.name;
-	const char *at = n ? strchr(n, '@') : NULL;
-	if (!at || !m->from.address)
+	if (!m->from.name || !m->from.address)
 		return;
+	bool marks_removed;
+	char *n = visible_text(m->from.name, &marks_removed);
+	const char *at = strchr(n, '@');
+	if (!at) {
+		free(n);
+		return;
+	}
 	const char *b = at, *e = at + 1;
 	while (b > n && (g_ascii_isalnum(b[-1]) || strchr("._%+-'", b[-1])))
 		b--;
@@ -146,8 +172,10 @@ static void display_address(bw_message *m, const bw_protected *p)
 		e++;
 	while (e > at + 1 && e[-1] == '.')
 		e--;
-	if (b == at || !memchr(at, '.', (size_t)(e - at)))
+	if (b == at || !memchr(at, '.', (size_t)(e - at))) {
+		free(n);
 		return;
+	}
 	char *shown = bw_xstrndup(b, (size_t)(e - b));
 	while (*shown == '\'') memmove(shown, shown + 1, strlen(shown));
 	if (!bw_ascii_iequal(shown, m->from.address)) {
@@ -161,8 +189,9 @@ static void display_address(bw_message *m, const bw_protected *p)
 		bw_strvec_push(&f->attack, ATTACK_IMPERSONATION);
 		push_phishing(f, m);
 		bw_buf_putc(&ev, '{');
-		json_kv(&ev, "display_name", n, false);
+		json_kv(&ev, "display_name", m->from.name, false);
 		json_kv(&ev, "shown_address", shown, true);
+		bw_buf_printf(&ev, ",\"hidden_marks_removed\":%s", marks_removed ? "true" : "false");
 		json_kv(&ev, "address", m->from.address, true);
 		json_kv(&ev, "protected_owner", owner ? owner->name : NULL, true);
 		bw_buf_putc(&ev, '}');
@@ -171,6 +200,7 @@ static void display_address(bw_message *m, const bw_protected *p)
 		free(dom);
 	}
 	free(shown);
+	free(n);
 }
 
 typedef struct place {

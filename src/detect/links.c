@@ -110,7 +110,14 @@ static char *text_domain(const bw_link *l)
 	if (!memmem(l->text, n, "://", 3))
 		bw_buf_puts(&in, "http://");
 	bw_buf_append(&in, l->text, n);
-	char *r = reg_of(in.data, NULL);
+	bw_url u;
+	char *r = NULL;
+	/* "www.examplecom" is no site: its last label is no top-level domain */
+	if (bw_url_parse(in.data, in.len, NULL, &u) == 0) {
+		if (u.host && *u.host && bw_host_has_known_suffix(u.host))
+			r = bw_registrable_domain(u.host);
+		bw_url_free(&u);
+	}
 	bw_buf_free(&in);
 	/* a registrable domain needs a dot: "localhost" or a bare word is no site */
 	if (r && !strchr(r, '.')) {

@@ -8,6 +8,7 @@ static const bw_detector detectors[] = {
 	{"remote-content", bw_detect_remote_content},
 	{"impersonation", bw_detect_impersonation},
 	{"links", bw_detect_links}, /* after tracking: reads link trackers */
+	{"first-contact", bw_detect_first_contact},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

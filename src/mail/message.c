@@ -109,6 +109,7 @@ void bw_message_free(bw_message *m)
 		free(m->findings[i].evidence_json);
 	}
 	free(m->findings);
+	bw_strvec_free(&m->recipients);
 	memset(m, 0, sizeof *m);
 }
 

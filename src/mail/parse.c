@@ -142,6 +142,48 @@ static char *first_address_of_header(const bw_message *m, const char *name)
 	return a.address;
 }
 
+static void push_recipient(bw_message *m, const char *addr)
+{
+	if (!addr || !*addr || !strchr(addr, '@') || m->recipients.n >= BW_MAX_RECIPIENTS)
+		return;
+	char *low = bw_xstrdup(addr);
+	bw_ascii_lower(low);
+	if (bw_strvec_contains(&m->recipients, low))
+		free(low);
+	else
+		bw_strvec_push_owned(&m->recipients, low);
+}
+
+/* Every mailbox of every recipient header, group members included (groups
+ * do not nest in RFC 5322). */
+static void collect_recipients(bw_message *m)
+{
+	static const char *const fields[] = {"Delivered-To", "X-Original-To", "To", "Cc"};
+	for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++)
+		for (size_t i = 0; i < m->nheaders && m->recipients.n < BW_MAX_RECIPIENTS; i++) {
+			if (!bw_ascii_iequal(m->headers[i].name, fields[f]))
+				continue;
+			InternetAddressList *list = internet_address_list_parse(NULL, m->headers[i].value);
+			int n = list ? internet_address_list_length(list) : 0;
+			for (int j = 0; j < n; j++) {
+				InternetAddress *ia = internet_address_list_get_address(list, j);
+				if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+					push_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+					continue;
+				}
+				InternetAddressList *members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
+				int k = members ? internet_address_list_length(members) : 0;
+				for (int g = 0; g < k; g++) {
+					InternetAddress *ma = internet_address_list_get_address(members, g);
+					if (INTERNET_ADDRESS_IS_MAILBOX(ma))
+						push_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ma)));
+				}
+			}
+			if (list)
+				g_object_unref(list);
+		}
+}
+
 static bool is_utf8_name(const char *cs)
 {
 	return bw_ascii_iequal(cs, "utf-8") || bw_ascii_iequal(cs, "utf8") ||
@@ -811,8 +853,10 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 		bw_strvec_push(&m->errors, "parse: empty message");
 	if (bw_mime_is_bare_html(data, len)) {
 		parse_bare_html(m, data, len, lim);
-		if (recipient)
+		if (recipient) {
 			m->recipient = bw_xstrdup(recipient);
+			push_recipient(m, recipient);
+		}
 		return;
 	}
 
@@ -837,6 +881,9 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 			m->subject = bw_xstrdup(subj);
 		first_mailbox(g_mime_message_get_from(msg), &m->from);
 		first_mailbox(g_mime_message_get_reply_to(msg), &m->reply_to);
+		GDateTime *date = g_mime_message_get_date(msg);
+		if (date)
+			m->date = g_date_time_to_unix(date);
 		const char *rp = bw_message_header(m, "Return-Path");
 		if (rp)
 			m->return_path = strip_angles(rp);
@@ -856,4 +903,8 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 		m->recipient = first_address_of_header(m, "X-Original-To");
 	if (!m->recipient)
 		m->recipient = first_address_of_header(m, "To");
+	if (recipient)
+		push_recipient(m, recipient);
+	else
+		collect_recipients(m);
 }

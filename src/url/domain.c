@@ -34,3 +34,19 @@ char *bw_registrable_domain(const char *host)
 	/* NULL when host is itself a public suffix ("co.uk", "github.io") */
 	return bw_xstrdup(rd ? rd : host);
 }
+
+bool bw_host_has_known_suffix(const char *host)
+{
+	if (!host || !*host)
+		return false;
+	if (is_ip_literal(host))
+		return true;
+	const char *dot = strrchr(host, '.');
+	const char *tld = dot ? dot + 1 : host;
+	/* RFC 2606 / 6761 names are not in the list but are domains all the same */
+	static const char *const special[] = {"example", "test", "invalid", "localhost"};
+	for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+		if (bw_ascii_iequal(tld, special[i]))
+			return true;
+	return *tld && psl_is_public_suffix2(psl_builtin(), tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+}

@@ -292,6 +292,25 @@ static void test_display_name_address(void **state)
 	bw_message_free(&m);
 }
 
+/* phishing_pot sample-350: Syriac combining marks (U+073F) inside the
+ * shown domain kept it from reading as an address. */
+static void test_display_address_with_hidden_marks(void **state)
+{
+	bw_message m;
+	scan(&m, "From: =?UTF-8?B?bm9yZXBseUBzZXJ2aWNlLty/3L9hbdy/ety/3L9uLmPcv29t?= <x@evil.example>\r\n", NULL);
+	const bw_finding *f = find(&m, "DISPLAY_NAME_ADDRESS");
+	assert_non_null(f);
+	json_t *ev = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "shown_address")), "noreply@service.amzn.com");
+	assert_true(json_is_true(json_object_get(ev, "hidden_marks_removed")));
+	json_decref(ev);
+	bw_message_free(&m);
+	/* a zero-width joiner in the sender's own address shown as the name */
+	scan(&m, "From: =?UTF-8?B?Ym9iQGV4YW1w4oCNbGUub3Jn?= <bob@example.org>\r\n", NULL);
+	assert_null(find(&m, "DISPLAY_NAME_ADDRESS"));
+	bw_message_free(&m);
+}
+
 /* ---- LOOKALIKE_DOMAIN ---- */
 
 static void expect_lookalike(const char *from, const char *method, const char *protected_domain)
@@ -459,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_lookalike_fires),
 		cmocka_unit_test(test_lookalike_must_not_fire),
 		cmocka_unit_test(test_divergence),
+		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_sample_message),
 	};

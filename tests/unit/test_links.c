@@ -157,6 +157,8 @@ static void test_text_mismatch_must_not_fire(void **state)
 	assert_no_link_findings("<a href=\"https://click.esp.example/r?u=https%3A%2F%2Fwww.example.org%2Fpage\">"
 				"www.example.org</a>");
 	assert_no_link_findings("<a href=\"https://evil.example/\">Click here</a>");
+	/* phishing_pot sample-6001: a typo, not a domain (no top-level domain) */
+	assert_no_link_findings("<a href=\"https://url2089.esp.example/ls/click?upn=x\">www.futuresoftindiacom</a>");
 	assert_no_link_findings("<a href=\"mailto:alice@example.org\">alice@example.org</a>");
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/archive.h"
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
 #include "bulwark/mail.h"
@@ -272,6 +273,17 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+static int read_archive_limits(GKeyFile *kf, bw_limits *l, GError **err)
+{
+	if (read_uint(kf, "limits", "max_archive_depth", &l->max_archive_depth, err) < 0 ||
+	    read_size(kf, "limits", "max_archive_bytes", &l->max_archive_bytes, err) < 0 ||
+	    read_uint(kf, "limits", "max_archive_ratio", &l->max_archive_ratio, err) < 0 ||
+	    read_uint(kf, "limits", "max_archive_entries", &l->max_archive_entries, err) < 0 ||
+	    read_size(kf, "limits", "max_archive_entry_bytes", &l->max_archive_entry_bytes, err) < 0)
+		return -1;
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -287,6 +299,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 	    read_uint(kf, "limits", "max_html_nodes", &l->max_html_nodes, &err) == 0 &&
 	    read_uint(kf, "limits", "max_resources", &l->max_resources, &err) == 0 &&
 	    read_uint(kf, "limits", "max_links", &l->max_links, &err) == 0 &&
+	    read_archive_limits(kf, l, &err) == 0 &&
 	    read_double(kf, "scoring", "suspicious", &cfg->suspicious_threshold, &err) == 0 &&
 	    read_double(kf, "scoring", "malicious", &cfg->malicious_threshold, &err) == 0) {
 		char *dir = g_key_file_get_string(kf, "trackers", "lists", NULL);
@@ -402,9 +415,16 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
-	for (size_t i = 0; i < m->nparts; i++)
-		if (m->parts[i].kind == BW_PART_ATTACHMENT)
-			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);
+	/* archive members are appended as the loop goes: they get their type
+	 * and are extracted in turn, like the attachments they came from */
+	bw_archive_budget budget = {0};
+	for (size_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i].kind != BW_PART_ATTACHMENT)
+			continue;
+		m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);
+		bw_archive_extract(m, (unsigned)i, &e->cfg.limits, &budget);
+	}
+	bw_archive_budget_free(&budget);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_HTML)
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);

@@ -20,6 +20,7 @@ void bw_config_default(bw_config *cfg)
 	bw_limits_default(&cfg->limits);
 	cfg->suspicious_threshold = 5.0;
 	cfg->malicious_threshold = 10.0;
+	cfg->yara_timeout = 10;
 }
 
 void bw_config_free(bw_config *cfg)
@@ -31,6 +32,8 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	free(cfg->yara_rules);
+	cfg->yara_rules = NULL;
 }
 
 /* ---- protected identities ---- */
@@ -284,6 +287,28 @@ static int read_archive_limits(GKeyFile *kf, bw_limits *l, GError **err)
 	return 0;
 }
 
+/* [attachments]: YARA rules directory and scan timeout. */
+static int read_attachments(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	unsigned timeout = (unsigned)cfg->yara_timeout;
+	if (read_uint(kf, "attachments", "yara_timeout", &timeout, err) < 0)
+		return -1;
+	if (timeout > 3600) {
+		g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[attachments] yara_timeout must be at most 3600 seconds");
+		return -1;
+	}
+	cfg->yara_timeout = (int)timeout;
+	char *dir = g_key_file_get_string(kf, "attachments", "yara_rules", NULL);
+	if (dir) {
+		g_strstrip(dir);
+		free(cfg->yara_rules);
+		cfg->yara_rules = *dir ? bw_xstrdup(dir) : NULL;
+		g_free(dir);
+	}
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -300,6 +325,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 	    read_uint(kf, "limits", "max_resources", &l->max_resources, &err) == 0 &&
 	    read_uint(kf, "limits", "max_links", &l->max_links, &err) == 0 &&
 	    read_archive_limits(kf, l, &err) == 0 &&
+	    read_attachments(kf, cfg, &err) == 0 &&
 	    read_double(kf, "scoring", "suspicious", &cfg->suspicious_threshold, &err) == 0 &&
 	    read_double(kf, "scoring", "malicious", &cfg->malicious_threshold, &err) == 0) {
 		char *dir = g_key_file_get_string(kf, "trackers", "lists", NULL);
@@ -363,6 +389,8 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 		free(outlets);
 	}
 	e->protected_ids = bw_protected_new(&e->cfg.identities, e->cfg.shorteners_file, errors);
+	if (e->cfg.yara_rules)
+		e->yara = bw_yara_load(e->cfg.yara_rules, e->cfg.yara_timeout, errors);
 	return e;
 }
 
@@ -373,6 +401,7 @@ void bw_engine_free(bw_engine *e)
 	bw_tracker_db_free(e->trackers);
 	bw_filetype_free(e->filetype);
 	bw_protected_free(e->protected_ids);
+	bw_yara_free(e->yara);
 	bw_config_free(&e->cfg);
 	free(e);
 }

@@ -22,6 +22,8 @@ PACKAGES=(
 	rspamd
 	# fuzzing
 	clang libclang-rt-14-dev
+	# attachments: archive extraction, YARA; test fixtures (7z, zip -P)
+	libarchive-dev libyara-dev p7zip-full zip
 )
 
 need_root

@@ -201,16 +201,21 @@ static int on_scan(YR_SCAN_CONTEXT *ctx, int message, void *data, void *arg)
 	const YR_STRING *s;
 	unsigned shown = 0;
 	yr_rule_strings_foreach(rule, s) {
-		const YR_MATCH *mt;
-		yr_string_matches_foreach(ctx, s, mt) {
-			if (shown < MAX_STRINGS) {
+		/* libyara 4.2 keeps matches at unaligned addresses, so each is
+		 * copied out rather than read in place (yr_string_matches_foreach) */
+		const YR_MATCH *at = ctx->matches[s->idx].head;
+		while (at && shown < MAX_STRINGS) {
+			YR_MATCH mt;
+			memcpy(&mt, at, sizeof mt);
+			if (!mt.is_private) {
 				if (shown++)
 					bw_buf_putc(b, ',');
 				bw_buf_puts(b, "{\"id\":");
 				bw_json_string(b, s->identifier);
-				bw_buf_printf(b, ",\"offset\":%lld}", (long long)(mt->base + mt->offset));
+				bw_buf_printf(b, ",\"offset\":%lld}", (long long)(mt.base + mt.offset));
+				break;
 			}
-			break;
+			at = mt.next;
 		}
 	}
 	bw_buf_puts(b, "]}");

@@ -9,7 +9,9 @@
  * Scores: a runnable file 5 (with the default thresholds, suspicious on its
  * own: a parliament has no business receiving .exe or .js by mail), 3 for
  * disk images and OneNote, +3 when the name hides the extension; a type
- * mismatch 2, 4 when the true type is runnable. */
+ * mismatch 2, 4 when the true type is runnable, 0.5 when it is a type
+ * honest senders produce too (text where an image is promised, RTF sent
+ * as a Word document). */
 #include <string.h>
 
 #include "bulwark/report.h"
@@ -123,6 +125,7 @@ typedef struct kind {
 	const char *exts;
 	const char *declared; /* type prefixes */
 	const char *detected; /* type prefixes */
+	const char *weak;     /* other types seen from honest senders: a mismatch of little weight */
 } kind;
 
 #define OLE_TYPES "application/msword application/vnd.ms- application/x-ole-storage application/cdfv2 " \
@@ -130,22 +133,27 @@ typedef struct kind {
 #define ZIP_TYPES "application/zip application/vnd.openxmlformats application/vnd.ms- " \
 	"application/vnd.oasis.opendocument application/java-archive application/epub"
 
+/* Plain text where a binary type is promised is mostly a placeholder or a
+ * damaged file; RTF is what old Word versions sent as application/msword. */
+#define WEAK "text/plain"
+
 static const kind kinds[] = {
-	{"PDF", "pdf", "application/pdf application/x-pdf", "application/pdf"},
+	{"PDF", "pdf", "application/pdf application/x-pdf", "application/pdf", WEAK},
 	{"Office 97-2003 document", "doc dot xls xlt xla ppt pps pot msg", "application/msword application/vnd.ms-excel "
-	 "application/vnd.ms-powerpoint application/vnd.ms-outlook", OLE_TYPES},
+	 "application/vnd.ms-powerpoint application/vnd.ms-outlook", OLE_TYPES, WEAK " text/rtf"},
+	/* a password-protected OOXML file is an OLE file holding the encrypted package */
 	{"Office Open XML document", "docx docm dotx dotm xlsx xlsm xltx xltm xlsb pptx pptm ppsx potx",
-	 "application/vnd.openxmlformats", ZIP_TYPES},
-	{"OpenDocument", "odt ods odp odg", "application/vnd.oasis.opendocument", ZIP_TYPES},
-	{"RTF", "rtf", "application/rtf text/rtf", "text/rtf application/rtf"},
-	{"image", "jpg jpeg jpe png gif bmp tif tiff webp ico heic", "image/", "image/"},
-	{"zip", "zip", "application/zip application/x-zip", "application/zip"},
-	{"7z", "7z", "application/x-7z", "application/x-7z"},
-	{"rar", "rar", "application/x-rar application/vnd.rar", "application/x-rar application/vnd.rar"},
-	{"gzip", "gz tgz", "application/gzip application/x-gzip", "application/gzip application/x-gzip"},
-	{"text", "txt csv log", "text/plain text/csv", "text/ application/csv application/json"},
-	{"HTML", "htm html", "text/html", "text/ application/xhtml"},
-	{"audio or video", "mp3 wav m4a ogg mp4 mov avi", "audio/ video/", "audio/ video/ application/ogg"},
+	 "application/vnd.openxmlformats", ZIP_TYPES " application/encrypted application/cdfv2", WEAK},
+	{"OpenDocument", "odt ods odp odg", "application/vnd.oasis.opendocument", ZIP_TYPES, WEAK},
+	{"RTF", "rtf", "application/rtf text/rtf", "text/rtf application/rtf", WEAK},
+	{"image", "jpg jpeg jpe png gif bmp tif tiff webp ico heic", "image/", "image/", WEAK},
+	{"zip", "zip", "application/zip application/x-zip", "application/zip", WEAK},
+	{"7z", "7z", "application/x-7z", "application/x-7z", WEAK},
+	{"rar", "rar", "application/x-rar application/vnd.rar", "application/x-rar application/vnd.rar", WEAK},
+	{"gzip", "gz tgz", "application/gzip application/x-gzip", "application/gzip application/x-gzip", WEAK},
+	{"text", "txt csv log", "text/plain text/csv", "text/ application/csv application/json", ""},
+	{"HTML", "htm html", "text/html", "text/ application/xhtml", ""},
+	{"audio or video", "mp3 wav m4a ogg mp4 mov avi", "audio/ video/", "audio/ video/ application/ogg", WEAK},
 };
 
 /* Types libmagic gives when it cannot tell: no evidence against anything. */
@@ -188,7 +196,7 @@ static void check_mismatch(bw_message *m, unsigned i, bw_attach_hits *h)
 		k = by_decl, claim = "Content-Type";
 	if (!k)
 		return;
-	bool runnable = runnable_type(t);
+	bool runnable = runnable_type(t), weak = type_in(k->weak, t);
 	bw_buf phrase = {0}, det = {0};
 	bw_buf_printf(&phrase, "%s says %s, content is %s", claim, k->name, t);
 	bw_buf_printf(&det, "\"claimed_by\":\"%s\",\"claimed\":\"%s\",\"extension\":\"%s\",\"declared_type\":",
@@ -196,7 +204,7 @@ static void check_mismatch(bw_message *m, unsigned i, bw_attach_hits *h)
 	bw_json_string(&det, p->content_type);
 	bw_buf_puts(&det, ",\"detected_type\":");
 	bw_json_string(&det, t);
-	bw_attach_hit(h, m, i, runnable ? 4 : 2, runnable ? "T1036.008 T1566.001 T1204.002" : "T1036.008",
+	bw_attach_hit(h, m, i, runnable ? 4 : weak ? 0.5 : 2, runnable ? "T1036.008 T1566.001 T1204.002" : "T1036.008",
 		      phrase.data, det.data);
 	bw_buf_free(&phrase);
 	bw_buf_free(&det);

@@ -274,6 +274,8 @@ void bw_archive_extract(bw_message *m, unsigned part, const bw_limits *lim, bw_a
 		ap->encrypted = archive_read_has_encrypted_entries(a) > 0;
 		bw_strvec_pushf(&m->errors, "parse: archive \"%s\": %s", label,
 				archive_error_string(a) ? archive_error_string(a) : "unreadable");
+	} else if (r == ARCHIVE_EOF) {
+		/* no entries (tar reads a run of zero blocks as its end) */
 	} else if (ap->archive_depth >= lim->max_archive_depth) {
 		hit_limit(&st, REP_DEPTH, "max_archive_depth", "archives nested more than %zu deep",
 			  lim->max_archive_depth);

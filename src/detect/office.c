@@ -10,6 +10,7 @@
  * have them); an embedded object in RTF 2, 3 when it updates itself on
  * open (\objupdate: no click needed); the Equation Editor 6, suspicious on
  * its own: no current document needs that 2000-era component. */
+#include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -66,14 +67,6 @@ typedef struct rtf_object {
 	bool package;       /* an embedded file (OLE Package) */
 } rtf_object;
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* A control word at d[i] == '\\': its letters into w, returns the index
  * after it and its numeric parameter (and the space that ends it). */
 static size_t control_word(const char *d, size_t len, size_t i, char *w)
@@ -116,7 +109,7 @@ static size_t decode_objdata(const char *d, size_t len, size_t i, bw_buf *out)
 			if (!w[0])
 				i++; /* a control symbol */
 		} else {
-			int v = hexval(c);
+			int v = g_ascii_xdigit_value((char)c);
 			if (v >= 0 && out->len < MAX_OBJECT_BYTES) {
 				if (hi < 0) {
 					hi = v;

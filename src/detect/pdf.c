@@ -7,8 +7,9 @@
  *
  * Scores: JavaScript 3, 4 when run on open; /Launch 4; embedded files 2;
  * +1 for escaped names; +1 for JavaScript together with /Launch. */
-#include <string.h>
+#include <glib.h>
 #include <stdint.h>
+#include <string.h>
 #include <zlib.h>
 
 #include "bulwark/report.h"
@@ -37,14 +38,6 @@ static bool delimiter(unsigned char c)
 	return c <= ' ' || strchr("/[]<>(){}%", c) != NULL;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Counts the key names in d; at is the offset reported for them (-1: their own). */
 static void scan_names(pdf_scan *s, const char *d, size_t len, long at)
 {
@@ -55,8 +48,10 @@ static void scan_names(pdf_scan *s, const char *d, size_t len, long at)
 		bool esc = false;
 		while (i < len && !delimiter((unsigned char)d[i])) {
 			int c = (unsigned char)d[i++];
-			if (c == '#' && i + 1 < len && hexval((unsigned char)d[i]) >= 0 && hexval((unsigned char)d[i + 1]) >= 0) {
-				c = hexval((unsigned char)d[i]) << 4 | hexval((unsigned char)d[i + 1]);
+			int hi = i + 1 < len ? g_ascii_xdigit_value(d[i]) : -1;
+			int lo = hi >= 0 ? g_ascii_xdigit_value(d[i + 1]) : -1;
+			if (c == '#' && lo >= 0) {
+				c = hi << 4 | lo;
 				i += 2;
 				esc = true;
 			}

@@ -24,6 +24,8 @@ PACKAGES=(
 	clang libclang-rt-14-dev
 	# sender history (FIRST_CONTACT); sqlite3 to inspect the store
 	libsqlite3-dev sqlite3
+	# attachments: archive extraction, YARA; test fixtures (7z, zip -P)
+	libarchive-dev libyara-dev p7zip-full zip
 )
 
 need_root

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/archive.h"
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
 #include "bulwark/mail.h"
@@ -19,6 +20,7 @@ void bw_config_default(bw_config *cfg)
 	bw_limits_default(&cfg->limits);
 	cfg->suspicious_threshold = 5.0;
 	cfg->malicious_threshold = 10.0;
+	cfg->yara_timeout = 10;
 }
 
 void bw_config_free(bw_config *cfg)
@@ -32,6 +34,8 @@ void bw_config_free(bw_config *cfg)
 	cfg->outlets_file = cfg->shorteners_file = NULL;
 	free(cfg->history_db);
 	cfg->history_db = NULL;
+	free(cfg->yara_rules);
+	cfg->yara_rules = NULL;
 }
 
 /* ---- protected identities ---- */
@@ -286,6 +290,39 @@ static void read_history(GKeyFile *kf, bw_config *cfg)
 	g_free(db);
 }
 
+static int read_archive_limits(GKeyFile *kf, bw_limits *l, GError **err)
+{
+	if (read_uint(kf, "limits", "max_archive_depth", &l->max_archive_depth, err) < 0 ||
+	    read_size(kf, "limits", "max_archive_bytes", &l->max_archive_bytes, err) < 0 ||
+	    read_uint(kf, "limits", "max_archive_ratio", &l->max_archive_ratio, err) < 0 ||
+	    read_uint(kf, "limits", "max_archive_entries", &l->max_archive_entries, err) < 0 ||
+	    read_size(kf, "limits", "max_archive_entry_bytes", &l->max_archive_entry_bytes, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* [attachments]: YARA rules directory and scan timeout. */
+static int read_attachments(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	unsigned timeout = (unsigned)cfg->yara_timeout;
+	if (read_uint(kf, "attachments", "yara_timeout", &timeout, err) < 0)
+		return -1;
+	if (timeout > 3600) {
+		g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			    "[attachments] yara_timeout must be at most 3600 seconds");
+		return -1;
+	}
+	cfg->yara_timeout = (int)timeout;
+	char *dir = g_key_file_get_string(kf, "attachments", "yara_rules", NULL);
+	if (dir) {
+		g_strstrip(dir);
+		free(cfg->yara_rules);
+		cfg->yara_rules = *dir ? bw_xstrdup(dir) : NULL;
+		g_free(dir);
+	}
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -301,6 +338,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 	    read_uint(kf, "limits", "max_html_nodes", &l->max_html_nodes, &err) == 0 &&
 	    read_uint(kf, "limits", "max_resources", &l->max_resources, &err) == 0 &&
 	    read_uint(kf, "limits", "max_links", &l->max_links, &err) == 0 &&
+	    read_archive_limits(kf, l, &err) == 0 &&
+	    read_attachments(kf, cfg, &err) == 0 &&
 	    read_double(kf, "scoring", "suspicious", &cfg->suspicious_threshold, &err) == 0 &&
 	    read_double(kf, "scoring", "malicious", &cfg->malicious_threshold, &err) == 0) {
 		char *dir = g_key_file_get_string(kf, "trackers", "lists", NULL);
@@ -371,6 +410,8 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 		if (!e->history)
 			bw_strvec_push_owned(errors, err);
 	}
+	if (e->cfg.yara_rules)
+		e->yara = bw_yara_load(e->cfg.yara_rules, e->cfg.yara_timeout, errors);
 	return e;
 }
 
@@ -382,6 +423,7 @@ void bw_engine_free(bw_engine *e)
 	bw_filetype_free(e->filetype);
 	bw_protected_free(e->protected_ids);
 	bw_history_close(e->history);
+	bw_yara_free(e->yara);
 	bw_config_free(&e->cfg);
 	free(e);
 }
@@ -424,9 +466,16 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
-	for (size_t i = 0; i < m->nparts; i++)
-		if (m->parts[i].kind == BW_PART_ATTACHMENT)
-			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);
+	/* archive members are appended as the loop goes: they get their type
+	 * and are extracted in turn, like the attachments they came from */
+	bw_archive_budget budget = {0};
+	for (size_t i = 0; i < m->nparts; i++) {
+		if (m->parts[i].kind != BW_PART_ATTACHMENT)
+			continue;
+		m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);
+		bw_archive_extract(m, (unsigned)i, &e->cfg.limits, &budget);
+	}
+	bw_archive_budget_free(&budget);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_HTML)
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);

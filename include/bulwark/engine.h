@@ -43,6 +43,7 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 void bw_identities_free(bw_identities *ids);
 
 typedef struct bw_protected bw_protected; /* precomputed skeletons (src/detect) */
+typedef struct bw_yara bw_yara;           /* compiled YARA rules (src/detect/yara.c) */
 
 typedef struct bw_config {
 	bw_limits limits;
@@ -55,6 +56,8 @@ typedef struct bw_config {
 	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
 	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
 	char *history_db;            /* [history] db: sender-history store, or NULL (off) */
+	char *yara_rules;            /* [attachments] yara_rules: directory of .yar/.yara files, or NULL */
+	int yara_timeout;            /* [attachments] yara_timeout: seconds per attachment scan */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -69,6 +72,7 @@ typedef struct bw_engine {
 	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
 	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
 	bw_history *history;     /* NULL unless [history] db is set and opened */
+	bw_yara *yara;           /* NULL when no rules are configured or none compiled */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists or

@@ -15,6 +15,11 @@ typedef struct bw_limits {
 	unsigned max_html_nodes;    /* nodes the HTML parser makes for one part (0: no limit) */
 	unsigned max_resources;     /* remote resources listed per message */
 	unsigned max_links;         /* links listed per message */
+	unsigned max_archive_depth; /* archives inside archives; 1: members of a mail attachment only */
+	size_t max_archive_bytes;   /* bytes extracted from all archives of a message */
+	unsigned max_archive_ratio; /* extracted bytes per byte of the attachment they came from */
+	unsigned max_archive_entries; /* archive entries read per message */
+	size_t max_archive_entry_bytes; /* one entry; the rest is cut */
 } bw_limits;
 
 void bw_limits_default(bw_limits *l);

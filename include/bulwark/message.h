@@ -25,6 +25,16 @@ typedef struct bw_part {
 	unsigned depth;       /* MIME nesting depth, 0 for the top-level body */
 	char sha256[65];      /* hex digest of data */
 	char *detected_type;  /* attachments: MIME type from content (libmagic), or NULL */
+	/* archive extraction (src/mail/archive.c): members of an archive are
+	 * attachments of their own, linked to the part they came from */
+	char *archive_path;   /* member: its path inside the container, or NULL for a MIME leaf */
+	unsigned container;   /* member: index of the archive part it was extracted from */
+	unsigned archive_depth; /* 0 for a MIME leaf, container's + 1 for a member */
+	bool encrypted;       /* member: encrypted, data empty; archive: has encrypted entries */
+	bool truncated;       /* member: cut at max_archive_entry_bytes (hashes cover the cut data) */
+	char *archive_format; /* archive: libarchive's name of its format, or NULL if not an archive */
+	unsigned archive_entries; /* archive: entries read */
+	const char *archive_limit; /* archive: the limit that stopped its extraction (static), or NULL */
 } bw_part;
 
 typedef struct bw_address {
@@ -137,6 +147,9 @@ typedef struct bw_message {
 #define BW_MAX_RECIPIENTS 100
 
 void bw_message_free(bw_message *m);
+/* Digests of p->data (sha256): the one path every attachment and archive
+ * member takes, so that all of them can be matched the same way. */
+void bw_part_hash(bw_part *p);
 const char *bw_message_header(const bw_message *m, const char *name); /* first, or NULL */
 
 bw_resource *bw_message_add_resource(bw_message *m);  /* zeroed, width/height -1 */

@@ -22,6 +22,39 @@ void bw_detect_remote_content(bw_message *m, const bw_engine *e);
 void bw_detect_impersonation(bw_message *m, const bw_engine *e);
 void bw_detect_links(bw_message *m, const bw_engine *e);
 void bw_detect_first_contact(bw_message *m, const bw_engine *e);
+void bw_detect_attachments(bw_message *m, const bw_engine *e);
+void bw_detect_archives(bw_message *m, const bw_engine *e);
+void bw_detect_office(bw_message *m, const bw_engine *e);
+void bw_detect_pdf(bw_message *m, const bw_engine *e);
+void bw_detect_yara(bw_message *m, const bw_engine *e);
+
+/* Compiles every .yar/.yara file of dir, each in the namespace of its
+ * name; a file that does not compile is named in errors and skipped.
+ * NULL when nothing loaded. timeout: seconds per scan. */
+bw_yara *bw_yara_load(const char *dir, int timeout, bw_strvec *errors);
+void bw_yara_free(bw_yara *y);
+unsigned bw_yara_rule_count(const bw_yara *y);
+
+/* ---- attachment findings (attachment_hits.c) ---- */
+
+/* Hits of one finding id in one message. Zero it before use. */
+typedef struct bw_attach_hits {
+	size_t count;
+	double score;       /* the worst hit's */
+	bw_strvec attack;
+	bw_buf items;       /* evidence objects, comma-separated */
+	bw_buf summary;
+} bw_attach_hits;
+/* One attachment (or archive member) hit: attack is space-separated
+ * technique IDs or NULL; phrase says what was found ("executable");
+ * details are extra evidence members ("\"key\":value,...") or NULL. */
+void bw_attach_hit(bw_attach_hits *h, const bw_message *m, unsigned part, double score,
+		   const char *attack, const char *phrase, const char *details);
+/* Adds the finding when there were hits; resets h. */
+void bw_attach_hits_emit(bw_message *m, bw_attach_hits *h, const char *id);
+/* The which-th extension from the end of a file name, lower-case, without
+ * the dot, in out ("" when there is none): "a.pdf.exe", 1 gives "pdf". */
+const char *bw_attach_extension(const char *name, char *out, size_t outsz, unsigned which);
 
 /* ---- protected identities, precomputed once per engine (identity.c) ---- */
 
@@ -70,5 +103,21 @@ void bw_lookalike_free(bw_lookalike *l);
 /* Damerau-Levenshtein (optimal string alignment) distance of two UTF-8
  * strings in code points; returns max+1 as soon as it exceeds max. */
 int bw_edit_distance(const char *a, const char *b, int max);
+
+/* ---- OLE compound files (cfb.c) ---- */
+
+typedef struct bw_cfb_info {
+	unsigned entries;      /* directory entries read */
+	char clsid[37];        /* the root storage's class */
+	bool vba;              /* holds a VBA project (_VBA_PROJECT, a VBA storage) */
+	bw_strvec vba_streams; /* streams in the VBA storage: modules, dir, _VBA_PROJECT (up to 20) */
+	bool equation;         /* an Equation Editor 3.0 object (class or "Equation Native" stream) */
+	bool ole10native;      /* an \x01Ole10Native stream: an embedded file (OLE Package) */
+} bw_cfb_info;
+
+/* Reads the directory of a compound file. false when data is not one (or
+ * its directory cannot be reached); free info either way. */
+bool bw_cfb_read(const char *data, size_t len, bw_cfb_info *info);
+void bw_cfb_info_free(bw_cfb_info *info);
 
 #endif

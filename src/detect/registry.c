@@ -9,6 +9,11 @@ static const bw_detector detectors[] = {
 	{"impersonation", bw_detect_impersonation},
 	{"links", bw_detect_links}, /* after tracking: reads link trackers */
 	{"first-contact", bw_detect_first_contact},
+	{"attachments", bw_detect_attachments},
+	{"archives", bw_detect_archives},
+	{"office", bw_detect_office},
+	{"pdf", bw_detect_pdf},
+	{"yara", bw_detect_yara},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

@@ -87,6 +87,8 @@ void bw_message_free(bw_message *m)
 		free(m->parts[i].filename);
 		free(m->parts[i].data);
 		free(m->parts[i].detected_type);
+		free(m->parts[i].archive_path);
+		free(m->parts[i].archive_format);
 	}
 	free(m->parts);
 	bw_strvec_free(&m->errors);

@@ -455,6 +455,13 @@ char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
 	return buf;
 }
 
+void bw_part_hash(bw_part *p)
+{
+	char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)p->data, p->len);
+	memcpy(p->sha256, hex, 64);
+	g_free(hex);
+}
+
 static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 {
 	parse_state *st = arg;
@@ -503,9 +510,7 @@ static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 	if (kind == BW_PART_ATTACHMENT) {
 		bp->data = raw;
 		bp->len = len;
-		char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, len);
-		memcpy(bp->sha256, hex, 64);
-		g_free(hex);
+		bw_part_hash(bp);
 	} else {
 		/* Text: the decoded bytes are kept as they are when they are
 		 * UTF-8 already, else replaced by their conversion. */

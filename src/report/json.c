@@ -214,6 +214,38 @@ static void links_json(bw_buf *b, const bw_message *m)
 	bw_buf_puts(b, "],");
 }
 
+/* Position of part in the attachments array (which leaves out text and HTML). */
+static size_t attachment_index(const bw_message *m, size_t part)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < part; i++)
+		n += m->parts[i].kind == BW_PART_ATTACHMENT;
+	return n;
+}
+
+/* Where a member came from, and what an archive held. */
+static void archive_fields_json(bw_buf *b, const bw_message *m, const bw_part *p)
+{
+	bw_buf_puts(b, ",\"container\":");
+	if (p->archive_path)
+		bw_buf_printf(b, "%zu", attachment_index(m, p->container));
+	else
+		bw_buf_puts(b, "null");
+	bw_buf_puts(b, ",\"path\":");
+	bw_json_string(b, p->archive_path);
+	bw_buf_printf(b, ",\"encrypted\":%s,\"truncated\":%s,\"archive\":",
+		      p->encrypted ? "true" : "false", p->truncated ? "true" : "false");
+	if (!p->archive_format) {
+		bw_buf_puts(b, "null");
+		return;
+	}
+	bw_buf_puts(b, "{\"format\":");
+	bw_json_string(b, p->archive_format);
+	bw_buf_printf(b, ",\"entries\":%u,\"limit\":", p->archive_entries);
+	bw_json_string(b, p->archive_limit);
+	bw_buf_putc(b, '}');
+}
+
 static void attachments_json(bw_buf *b, const bw_message *m)
 {
 	bw_buf_puts(b, "\"attachments\":[");
@@ -231,7 +263,9 @@ static void attachments_json(bw_buf *b, const bw_message *m)
 		bw_json_string(b, p->content_type);
 		bw_buf_puts(b, ",\"detected_type\":");
 		bw_json_string(b, p->detected_type);
-		bw_buf_printf(b, ",\"size\":%zu,\"sha256\":\"%s\",\"depth\":%u}", p->len, p->sha256, p->depth);
+		bw_buf_printf(b, ",\"size\":%zu,\"sha256\":\"%s\",\"depth\":%u", p->len, p->sha256, p->depth);
+		archive_fields_json(b, m, p);
+		bw_buf_putc(b, '}');
 	}
 	bw_buf_puts(b, "],");
 }

@@ -26,4 +26,15 @@ void bw_limits_default(bw_limits *l)
 	l->max_html_nodes = 500000;
 	l->max_resources = 5000;
 	l->max_links = 5000;
+	/* Extracted members stay in memory with the message like any decoded
+	 * part, so max_archive_bytes adds to the peak max_decoded_bytes sets;
+	 * 32 MiB keeps a scan under 256 MB. Nesting beyond a zip in a zip
+	 * in an ISO is evasion, not filing. Office documents (zips of XML)
+	 * expand 5-20 times; the ratio applies past 1 MiB, so small files of
+	 * zeros are not bombs. */
+	l->max_archive_depth = 4;
+	l->max_archive_bytes = 32u << 20;
+	l->max_archive_ratio = 100;
+	l->max_archive_entries = 2000;
+	l->max_archive_entry_bytes = 16u << 20;
 }

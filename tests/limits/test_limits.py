@@ -24,14 +24,19 @@ A child is killed when its RSS passes twice the bound (at least 1 GB), so a
 runaway case fails without exhausting the machine.
 """
 import base64
+import io
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import zipfile
+import zlib
 
 MB = 1 << 20
 MARKER_HOST = b"t.example"  # the host of every remote resource in the inputs
@@ -308,6 +313,81 @@ def many_text_links(path):
             f.write(b"see https://example.com/%d\r\n" % i)
 
 
+# ---- archive bombs: small files that expand to gigabytes ----
+
+def zero_deflate(size, chunk=MB):
+    """Raw deflate of size zero bytes and its CRC-32, built from one
+    compressed chunk repeated: a full flush byte-aligns the stream and
+    resets the window, so copies of it concatenate into valid deflate.
+    Nothing of the expansion is ever held in memory."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(bytes(chunk)) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # an empty final block
+    crc, zeros = 0, bytes(chunk)
+    for _ in range(size // chunk):
+        crc = zlib.crc32(zeros, crc)
+    return block * (size // chunk) + tail, crc
+
+
+def zip_raw(entries):
+    """A zip of (name, deflate_data, crc, declared_size) entries, written by
+    hand so that the deflate data and the declared sizes are ours."""
+    out, central = b"", b""
+    for name, data, crc, usize in entries:
+        n = name.encode()
+        hdr = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(data), usize, len(n), 0)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(data), usize,
+                               len(n), 0, 0, 0, 0, 0, len(out)) + n
+        out += hdr + n + data
+    return out + central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries),
+                                       len(central), len(out), 0)
+
+
+def zip_deflated(entries):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+def attach(path, name, data):
+    with open(path, "wb") as f:
+        f.write(headers(ctype=b'multipart/mixed; boundary="z"'))
+        f.write(b"--z\r\nContent-Type: text/plain\r\n\r\nThe figures.\r\n"
+                b"--z\r\nContent-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n"
+                b"Content-Disposition: attachment; filename=\"" + name + b"\"\r\n\r\n")
+        f.write(base64.encodebytes(data).replace(b"\n", b"\r\n"))
+        f.write(b"--z--\r\n")
+
+
+def nested_zip_bomb(path):
+    # 42.zip's construction: 16 zips of 16 zips of 1 GiB of zeros: 256 GiB
+    data, crc = zero_deflate(1 << 30)
+    level1 = zip_raw([("zeros.bin", data, crc, 1 << 30)])
+    level2 = zip_deflated([("l1-%02d.zip" % i, level1) for i in range(16)])
+    level3 = zip_deflated([("l2-%02d.zip" % i, level2) for i in range(16)])
+    attach(path, b"figures.zip", level3)
+
+
+def lying_zip_bomb(path):
+    # one entry of 2 GiB of zeros whose headers declare 1,000 bytes
+    data, crc = zero_deflate(2 << 30)
+    attach(path, b"report.zip", zip_raw([("report.pdf", data, crc, 1000)]))
+
+
+def targz_bomb(path):
+    # a tar of one 2 GiB file of zeros, gzip-compressed
+    hdr = tarfile.TarInfo("zeros.bin")
+    hdr.size = 2 << 30
+    tar_head = hdr.tobuf(tarfile.USTAR_FORMAT)
+    c = zlib.compressobj(9, zlib.DEFLATED, 31)
+    body = c.compress(tar_head) + c.flush(zlib.Z_FULL_FLUSH)
+    block = c.compress(bytes(MB)) + c.flush(zlib.Z_FULL_FLUSH)
+    # gzip's trailer CRC is left wrong: extraction must stop long before it
+    attach(path, b"backup.tar.gz", body + block * 2048 + c.flush(zlib.Z_FINISH))
+
+
 # ---- cases ----
 # (name, generator, expected error regex or None, run sanitize too)
 CASES = [
@@ -341,7 +421,17 @@ CASES = [
     ("6e 8MB <style> + 42MB HTML", css_then_big_html, r"max_html_bytes", True),
     ("7a 100000 HTML links", many_links, r"max_links \(5000\)", False),
     ("7b 100000 plain-text links", many_text_links, r"max_links \(5000\)", False),
+    ("8a zip bomb: 16x16 nested zips of 1 GiB", nested_zip_bomb, r"max_archive_ratio", False),
+    ("8b zip bomb: 2 GiB entry declaring 1000 bytes", lying_zip_bomb, r"max_archive_(ratio|bytes)", False),
+    ("8c tar.gz bomb: 2 GiB entry", targz_bomb, r"max_archive_ratio", False),
 ]
+
+# Findings a case must produce besides its errors entry.
+CASE_FINDINGS = {
+    "8a zip bomb: 16x16 nested zips of 1 GiB": "ARCHIVE_BOMB",
+    "8b zip bomb: 2 GiB entry declaring 1000 bytes": "ARCHIVE_BOMB",
+    "8c tar.gz bomb: 2 GiB entry": "ARCHIVE_BOMB",
+}
 
 
 def is_asan(binary):
@@ -537,6 +627,9 @@ class Checker:
                 shown = hit[0] if hit else ""
             elif errs:
                 shown = "(none expected) " + "; ".join(errs)
+            want = CASE_FINDINGS.get(name)
+            if want and not any(f.get("id") == want for f in rep.get("findings", [])):
+                problems.append("scan: no %s finding in %r" % (want, [f.get("id") for f in rep.get("findings", [])]))
         self.report(name, "scan", size, r, shown, problems)
 
         if sanitize:

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Attachment analysis end to end: archive extraction (zip, nested zip, 7z,
+tar.gz, gzip, encrypted zip and 7z), dangerous types, type mismatches,
+Office macros (an OLE file with a VBA storage, a docx with
+word/vbaProject.bin), RTF objects and the Equation Editor class, PDF active
+content (plain, #xx-escaped, inside a compressed object stream) and YARA
+(a rule of our own, a rule file that does not compile, and the shared
+rules). Every fixture is generated here and harmless: executables are a
+bare "MZ" header, macros are empty storages, exploits are class names.
+
+Usage: test_attachments.py BULWARK SHARED_DIR
+"""
+import base64
+import gzip
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+import zlib
+
+BULWARK, SHARED = sys.argv[1], sys.argv[2]
+FAILED = []
+
+
+def mail(parts, body="See attached."):
+    out = [b"From: Sender <sender@example.org>\r\nTo: r@example.net\r\nSubject: files\r\n"
+           b"Message-ID: <att@example.org>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\n"
+           b"Content-Type: text/plain\r\n\r\n" + body.encode() + b"\r\n"]
+    for name, ctype, data in parts:
+        out.append(b"--B\r\nContent-Type: %s\r\nContent-Disposition: attachment; filename=\"%s\"\r\n"
+                   b"Content-Transfer-Encoding: base64\r\n\r\n" % (ctype.encode(), name.encode("utf-8")))
+        out.append(base64.encodebytes(data).replace(b"\n", b"\r\n"))
+    out.append(b"--B--\r\n")
+    return b"".join(out)
+
+
+def zip_bytes(files, method=zipfile.ZIP_DEFLATED):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", method) as z:
+        for name, data in files:
+            z.writestr(name, data)
+    return b.getvalue()
+
+
+FAKE_EXE = b"MZ\x90\x00\x03" + b"\x00" * 59 + b"This program cannot be run in DOS mode.\r\n"
+# the header of a shell link: size 0x4C and the LinkCLSID
+FAKE_LNK = struct.pack("<I", 0x4C) + bytes.fromhex("0114020000000000c000000000000046") + b"\x00" * 56
+
+
+def cfb(entries, root_clsid=b"\x00" * 16):
+    """A minimal OLE compound file: header, one FAT sector, then the
+    directory. entries: (name, type, left, right, child, clsid); entry 0 is
+    the root. Streams are empty: only the directory is read."""
+    ssz = 512
+    dirs = b""
+    for name, typ, left, right, child, clsid in entries:
+        u = name.encode("utf-16-le") + b"\x00\x00"
+        e = u.ljust(64, b"\x00") + struct.pack("<HBB", len(u), typ, 1)
+        e += struct.pack("<III", left, right, child) + clsid + b"\x00" * 4 + b"\x00" * 16
+        e += struct.pack("<IQ", 0xFFFFFFFE, 0)
+        dirs += e.ljust(128, b"\x00")
+    ndir = (len(dirs) + ssz - 1) // ssz
+    dirs = dirs.ljust(ndir * ssz, b"\x00")
+    fat = [0xFFFFFFFD] + [i + 1 for i in range(1, ndir)] + [0xFFFFFFFE]
+    fat = struct.pack("<%dI" % len(fat), *fat).ljust(ssz, b"\xff")
+    hdr = bytes.fromhex("d0cf11e0a1b11ae1") + b"\x00" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+    hdr += b"\x00" * 6 + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE, 0)
+    hdr += struct.pack("<I", 0) + b"\xff" * (4 * 108)
+    assert len(hdr) == 512
+    return hdr + fat + dirs
+
+
+NONE = 0xFFFFFFFF
+Z16 = b"\x00" * 16
+EQ_CLSID = bytes.fromhex("02ce020000000000c000000000000046")
+VBA_OLE = cfb([("Root Entry", 5, NONE, NONE, 1, Z16), ("VBA", 1, NONE, NONE, 2, Z16),
+               ("dir", 2, 3, 4, NONE, Z16), ("_VBA_PROJECT", 2, NONE, NONE, NONE, Z16),
+               ("Module1", 2, NONE, NONE, NONE, Z16)])
+PLAIN_OLE = cfb([("Root Entry", 5, NONE, NONE, 1, Z16), ("WordDocument", 2, NONE, NONE, NONE, Z16)])
+EQ_OLE = cfb([("Root Entry", 5, NONE, NONE, 1, EQ_CLSID), ("Equation Native", 2, NONE, NONE, NONE, Z16)])
+
+DOCX_PARTS = [("[Content_Types].xml", b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+               b'package/2006/content-types"><Override PartName="/word/document.xml" ContentType="application/'
+               b'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'),
+              ("_rels/.rels", b'<?xml version="1.0"?><Relationships/>'),
+              ("word/document.xml", b'<?xml version="1.0"?><w:document/>')]
+
+
+def ole1(cls, payload):
+    """An OLE1 embedded object header, as RTF \\objdata carries it."""
+    c = cls.encode() + b"\x00"
+    return struct.pack("<II", 0x0501, 2) + struct.pack("<I", len(c)) + c + b"\x00" * 8 + \
+        struct.pack("<I", len(payload)) + payload
+
+
+def rtf(objclass, data, update=False):
+    hexdata = data.hex()
+    # white space and a junk group inside the hex, as obfuscated samples do
+    hexdata = hexdata[:20] + "\r\n {\\*\\junk 00} " + hexdata[20:]
+    return ("{\\rtf1\\ansi{\\fonttbl{\\f0 Times;}}\\pard Hello\\par"
+            "{\\object\\objemb%s{\\*\\objclass %s}\\objw100\\objh100{\\*\\objdata %s}}}" % (
+                "\\objupdate" if update else "", objclass, hexdata)).encode()
+
+
+def pdf(objs, extra=b""):
+    body = b"%PDF-1.7\n"
+    for i, o in enumerate(objs, 1):
+        body += b"%d 0 obj\n" % i + o + b"\nendobj\n"
+    return body + extra + b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+
+
+PDF_PLAIN = pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"])
+PDF_JS = pdf([b"<< /Type /Catalog /OpenAction 2 0 R >>", b"<< /S /JavaScript /JS (app.alert('hi')) >>"])
+PDF_LAUNCH = pdf([b"<< /Type /Catalog /OpenAction 2 0 R >>", b"<< /S /Launch /F (calc.exe) >>"])
+PDF_ESCAPED = pdf([b"<< /Type /Catalog /OpenAction 2 0 R >>", b"<< /S /J#61vaScript /J#53 (app.alert(1)) >>"])
+_objstm = zlib.compress(b"3 0 << /S /JavaScript /JS (app.alert(2)) >>")
+PDF_OBJSTM = pdf([b"<< /Type /Catalog /OpenAction 3 0 R >>",
+                  b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(_objstm)
+                  + _objstm + b"\nendstream"])
+
+
+def seven_zip(tmp, name, files, password=None):
+    d = os.path.join(tmp, name + ".d")
+    os.makedirs(d)
+    for fn, data in files:
+        with open(os.path.join(d, fn), "wb") as f:
+            f.write(data)
+    out = os.path.join(tmp, name)
+    cmd = ["7z", "a", "-bd", "-y", out] + [fn for fn, _ in files]
+    if password:
+        cmd[3:3] = ["-p" + password, "-mhe=on"]
+    subprocess.run(cmd, cwd=d, check=True, stdout=subprocess.DEVNULL)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def encrypted_zip(tmp):
+    d = os.path.join(tmp, "enc.d")
+    os.makedirs(d)
+    with open(os.path.join(d, "payload.exe"), "wb") as f:
+        f.write(FAKE_EXE)
+    subprocess.run(["zip", "-q", "-P", "infected", "../enc.zip", "payload.exe"], cwd=d, check=True)
+    with open(os.path.join(tmp, "enc.zip"), "rb") as f:
+        return f.read()
+
+
+def scan(tmp, name, msg, config=None):
+    path = os.path.join(tmp, name + ".eml")
+    with open(path, "wb") as f:
+        f.write(msg)
+    cmd = [BULWARK, "scan", "--json", "--no-progress"]
+    if config:
+        cfg = os.path.join(tmp, name + ".conf")
+        with open(cfg, "w") as f:
+            f.write(config)
+        cmd += ["--config", cfg]
+    p = subprocess.run(cmd + [path], capture_output=True, timeout=120)
+    if p.returncode not in (0, 1):
+        raise AssertionError("%s: exit %d: %s" % (name, p.returncode, p.stderr.decode()[-2000:]))
+    rep = json.loads(p.stdout)
+    rep["_stderr"] = p.stderr.decode()
+    return rep
+
+
+def finding(rep, fid):
+    return next((f for f in rep["findings"] if f["id"] == fid), None)
+
+
+def check(name, cond, detail=""):
+    print("%s %s" % ("ok  " if cond else "FAIL", name))
+    if not cond:
+        print("     " + str(detail)[:3000])
+        FAILED.append(name)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="bulwark-att-")
+    try:
+        run(tmp)
+    finally:
+        shutil.rmtree(tmp)
+    print("%d failed" % len(FAILED))
+    return 1 if FAILED else 0
+
+
+def run(tmp):
+    # nested zips, with a double extension at the bottom
+    inner = zip_bytes([("invoice.pdf.exe", FAKE_EXE), ("readme.txt", b"hello")])
+    outer = zip_bytes([("docs/inner.zip", inner), ("notes.txt", b"x" * 1000)])
+    rep = scan(tmp, "nested", mail([("files.zip", "application/zip", outer)]))
+    att = rep["attachments"]
+    names = [(a["filename"], a["path"], a["container"]) for a in att]
+    check("nested zip: members listed with container and path",
+          ("inner.zip", "docs/inner.zip", 0) in names and ("invoice.pdf.exe", "invoice.pdf.exe",
+                                                            [a["path"] for a in att].index("docs/inner.zip")) in names,
+          names)
+    exe = next((a for a in att if a["filename"] == "invoice.pdf.exe"), {})
+    check("nested zip: member typed and hashed like a MIME leaf",
+          exe.get("detected_type") == "application/x-dosexec" and len(exe.get("sha256", "")) == 64, exe)
+    f = finding(rep, "DANGEROUS_ATTACHMENT")
+    check("nested zip: DANGEROUS_ATTACHMENT for the double extension",
+          f and f["severity"] == "high" and f["score"] >= 8 and "T1036.007" in f["attack"]
+          and f["evidence"]["attachments"][0]["in"] == "files.zip > docs/inner.zip > invoice.pdf.exe", f)
+    check("nested zip: suspicious verdict", rep["verdict"] in ("suspicious", "malicious"), rep["verdict"])
+
+    # 7z and tar.gz and a single gzip file
+    sz = seven_zip(tmp, "a.7z", [("run.js", b"WScript.Echo(1)")])
+    tg = io.BytesIO()
+    with tarfile.open(fileobj=tg, mode="w:gz") as t:
+        ti = tarfile.TarInfo("dir/link.lnk")
+        ti.size = len(FAKE_LNK)
+        t.addfile(ti, io.BytesIO(FAKE_LNK))
+    rep = scan(tmp, "formats", mail([("a.7z", "application/x-7z-compressed", sz),
+                                     ("b.tar.gz", "application/gzip", tg.getvalue()),
+                                     ("c.pdf.gz", "application/gzip", gzip.compress(PDF_PLAIN))]))
+    paths = {a["path"]: a for a in rep["attachments"] if a["path"]}
+    check("7z, tar.gz and gzip members extracted",
+          {"run.js", "dir/link.lnk", "c.pdf"} <= set(paths) and paths["c.pdf"]["detected_type"] == "application/pdf",
+          list(paths))
+    f = finding(rep, "DANGEROUS_ATTACHMENT")
+    found = {a["filename"] for a in f["evidence"]["attachments"]} if f else set()
+    check("script in 7z and shortcut in tar.gz are dangerous", {"run.js", "link.lnk"} <= found, f)
+
+    # encrypted archives: names still checked
+    rep = scan(tmp, "encrypted", mail([("enc.zip", "application/zip", encrypted_zip(tmp)),
+                                       ("enc.7z", "application/octet-stream",
+                                        seven_zip(tmp, "enc.7z", [("x.txt", b"x")], "infected"))],
+                                      body="The password is infected"))
+    f = finding(rep, "ARCHIVE_ENCRYPTED")
+    enc = {a["filename"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("ARCHIVE_ENCRYPTED for zip -P and 7z -mhe",
+          set(enc) == {"enc.zip", "enc.7z"} and enc["enc.zip"]["encrypted_entries"] == ["payload.exe"]
+          and "T1027.013" in f["attack"], f)
+    member = next((a for a in rep["attachments"] if a["path"] == "payload.exe"), {})
+    check("encrypted member listed, empty, flagged", member.get("encrypted") is True and member.get("size") == 0,
+          member)
+    check("encrypted member's name is still dangerous", finding(rep, "DANGEROUS_ATTACHMENT") is not None,
+          rep["findings"])
+
+    # type mismatches, and their absence on honest files
+    rep = scan(tmp, "mismatch", mail([("report.pdf", "application/pdf", FAKE_EXE),
+                                      ("photo.jpg", "image/jpeg", PDF_PLAIN),
+                                      ("ok.pdf", "application/pdf", PDF_PLAIN),
+                                      ("doc.docx", "application/vnd.openxmlformats-officedocument."
+                                       "wordprocessingml.document", zip_bytes(DOCX_PARTS))]))
+    f = finding(rep, "ATTACHMENT_TYPE_MISMATCH")
+    hits = {a["filename"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("ATTACHMENT_TYPE_MISMATCH: exe as .pdf, pdf as .jpg; honest pdf and docx quiet",
+          set(hits) == {"report.pdf", "photo.jpg"} and f["score"] == 4
+          and hits["photo.jpg"]["detected_type"] == "application/pdf" and "T1036.008" in f["attack"], f)
+    check("runnable content under a harmless name is dangerous",
+          finding(rep, "DANGEROUS_ATTACHMENT") is not None, rep["findings"])
+    check("plain docx: no macro finding", finding(rep, "OFFICE_MACRO") is None, rep["findings"])
+
+    # Office macros: OLE with a VBA storage; docx carrying vbaProject.bin
+    docm = zip_bytes(DOCX_PARTS + [("word/vbaProject.bin", VBA_OLE)])
+    rep = scan(tmp, "macro", mail([("budget.xls", "application/vnd.ms-excel", VBA_OLE),
+                                   ("plain.doc", "application/msword", PLAIN_OLE),
+                                   ("memo.docm", "application/vnd.ms-word.document.macroEnabled.12", docm)]))
+    f = finding(rep, "OFFICE_MACRO")
+    hits = {a["in"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("OFFICE_MACRO: OLE VBA storage and OOXML vbaProject.bin, not a plain OLE file",
+          set(hits) == {"budget.xls", "memo.docm > word/vbaProject.bin"}
+          and set(hits["budget.xls"]["vba_streams"]) == {"dir", "_VBA_PROJECT", "Module1"}
+          and "T1059.005" in f["attack"], f)
+
+    # RTF objects and the Equation Editor
+    eq = rtf("Equation.3", ole1("Equation.3", EQ_OLE), update=True)
+    pkg = rtf("Package", ole1("Package", b"\x02\x00note.txt\x00"))
+    rep = scan(tmp, "rtf", mail([("cv.rtf", "application/rtf", eq), ("pkg.doc", "application/msword", pkg)]))
+    f = finding(rep, "RTF_EQUATION_EDITOR")
+    check("RTF_EQUATION_EDITOR: Equation.3 object, T1203, high",
+          f and f["severity"] == "high" and "T1203" in f["attack"]
+          and [a["filename"] for a in f["evidence"]["attachments"]] == ["cv.rtf"], f)
+    f = finding(rep, "RTF_EMBEDDED_OBJECT")
+    objs = {a["filename"]: a["objects"] for a in f["evidence"]["attachments"]} if f else {}
+    check("RTF_EMBEDDED_OBJECT: both objects, class names, \\objupdate",
+          objs.get("cv.rtf", [{}])[0].get("objupdate") is True and objs.get("pkg.doc", [{}])[0].get("class") == "Package"
+          and objs["cv.rtf"][0]["equation_editor"] and not objs["pkg.doc"][0]["equation_editor"], f)
+    f = finding(rep, "ATTACHMENT_TYPE_MISMATCH")
+    check("RTF as .doc: a low-weight type mismatch (old Word did send that)",
+          f and f["score"] == 0.5 and f["severity"] == "low", rep["findings"])
+    rep = scan(tmp, "oleeq", mail([("eq.bin", "application/octet-stream", EQ_OLE)]))
+    check("OFFICE_EQUATION_EDITOR on an OLE file of that class", finding(rep, "OFFICE_EQUATION_EDITOR") is not None,
+          rep["findings"])
+
+    # PDF
+    rep = scan(tmp, "pdf", mail([("js.pdf", "application/pdf", PDF_JS), ("launch.pdf", "application/pdf", PDF_LAUNCH),
+                                 ("esc.pdf", "application/pdf", PDF_ESCAPED), ("objstm.pdf", "application/pdf", PDF_OBJSTM),
+                                 ("plain.pdf", "application/pdf", PDF_PLAIN)]))
+    f = finding(rep, "PDF_ACTIVE_CONTENT")
+    hits = {a["filename"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("PDF_ACTIVE_CONTENT: JS on open, launch, escaped names, object stream; plain PDF quiet",
+          set(hits) == {"js.pdf", "launch.pdf", "esc.pdf", "objstm.pdf"}
+          and hits["esc.pdf"]["escaped_names"] and "JavaScript" in hits["esc.pdf"]["names"]
+          and "JS" in hits["objstm.pdf"]["names"] and hits["objstm.pdf"]["streams_inflated"] == 1
+          and "Launch" in hits["launch.pdf"]["names"] and "T1059.007" in f["attack"], f)
+
+    # YARA: our own rule, a broken file, and the shared rules
+    rules = os.path.join(tmp, "rules")
+    os.makedirs(rules)
+    with open(os.path.join(rules, "own.yar"), "w") as f:
+        f.write('rule Bulwark_Test_Marker : test marker {\n meta:\n  description = "test marker"\n  score = 70\n'
+                ' strings:\n  $a = "BULWARK-YARA-TEST-MARKER"\n condition:\n  $a\n}\n')
+    with open(os.path.join(rules, "broken.yar"), "w") as f:
+        f.write("rule Broken { condition: undefined_identifier }\n")
+    shell = b"<?php @eval($_POST['cmd']);?>\n"
+    marker = zip_bytes([("inner/marker.txt", b"xx BULWARK-YARA-TEST-MARKER xx")])
+    rep = scan(tmp, "yara", mail([("m.zip", "application/zip", marker), ("x.php", "text/plain", shell)]),
+               config="[attachments]\nyara_rules = %s\n" % rules)
+    f = finding(rep, "YARA_MATCH")
+    hit = f["evidence"]["attachments"][0]["matches"][0] if f else {}
+    check("YARA_MATCH: own rule on an archive member, with namespace, tags, meta, offset",
+          f and f["evidence"]["attachments"][0]["in"] == "m.zip > inner/marker.txt"
+          and hit.get("rule") == "Bulwark_Test_Marker" and hit.get("namespace") == "own"
+          and hit.get("tags") == ["test", "marker"] and hit.get("meta", {}).get("score") == 70
+          and hit.get("strings") == [{"id": "$a", "offset": 3}], f)
+    check("YARA: a broken rule file is named and skipped",
+          "broken.yar not loaded" in rep["_stderr"] and "own.yar" not in rep["_stderr"], rep["_stderr"])
+    rep = scan(tmp, "yara-shared", mail([("x.php", "text/plain", shell)]),
+               config="[attachments]\nyara_rules = %s\n" % os.path.join(SHARED, "intel", "yara"))
+    f = finding(rep, "YARA_MATCH")
+    check("YARA: shared rules all compile and ChinaChopper_Generic matches a one-line PHP shell",
+          f and f["evidence"]["attachments"][0]["matches"][0]["rule"] == "ChinaChopper_Generic"
+          and "yara" not in rep["_stderr"], (f, rep["_stderr"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

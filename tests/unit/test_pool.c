@@ -1,0 +1,415 @@
+/* The milter's scan pool, with real worker processes: results equal an
+ * in-process scan; the installed sandbox refuses file writes, sockets and
+ * exec (probed from inside a worker), and the worker runs as nobody with no
+ * capabilities when the test runs as root; crashing and hung workers cost
+ * only their own job and are replaced; concurrent scans; reload swaps the
+ * workers without failing jobs in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bulwark/engine.h"
+#include "bulwark/mail.h"
+#include "bulwark/report.h"
+#include "milter/pool.h"
+
+#define CRASH_MARKER "BULWARK-TEST-CRASH-7f3a"
+#define HANG_MARKER "BULWARK-TEST-HANG-7f3a"
+
+static const char *samples[] = {"news-impersonation.eml", "plain.eml", "tracked-newsletter.eml"};
+#define NSAMPLES (sizeof samples / sizeof *samples)
+
+static char config_path[256];
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *data = malloc((size_t)n + 1);
+	assert_int_equal(fread(data, 1, (size_t)n, f), (size_t)n);
+	data[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+static char *read_sample(size_t i, size_t *len)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/samples/%s", BW_SOURCE_DIR, samples[i]);
+	return read_file(path, len);
+}
+
+static const char *run_as(void)
+{
+	return geteuid() == 0 ? "nobody" : NULL;
+}
+
+static bw_pool *new_pool(unsigned nworkers, unsigned timeout_ms)
+{
+	char *err = NULL;
+	bw_pool *p = bw_pool_new(config_path, nworkers, timeout_ms, run_as(), &err);
+	if (!p)
+		fail_msg("bw_pool_new: %s", err);
+	return p;
+}
+
+static int scan_text(bw_pool *p, const char *text, bw_pool_result *r)
+{
+	bw_pool_job job = {.raw = text, .len = strlen(text)};
+	return bw_pool_scan(p, &job, r);
+}
+
+static pid_t only_worker(bw_pool *p)
+{
+	pid_t pid;
+	assert_int_equal(bw_pool_worker_pids(p, &pid, 1), 1);
+	return pid;
+}
+
+/* ---- results equal an in-process scan ---- */
+
+static void test_same_results_as_in_process(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(2, 20000);
+	bw_config cfg;
+	bw_config_default(&cfg);
+	char *err = NULL;
+	assert_int_equal(bw_config_load(&cfg, config_path, &err), 0);
+	bw_strvec warnings = {0};
+	bw_engine *e = bw_engine_new(&cfg, &warnings);
+	bw_strvec_free(&warnings);
+	const char *rcpt[] = {"mp.office@parliament.example"};
+	for (size_t i = 0; i < NSAMPLES; i++) {
+		for (int with_rcpt = 0; with_rcpt < 2; with_rcpt++) {
+			size_t len;
+			char *raw = read_sample(i, &len);
+			free(e->cfg.recipient);
+			e->cfg.recipient = with_rcpt ? strdup(rcpt[0]) : NULL;
+			bw_message m = {0};
+			bw_engine_scan(e, &m, "milter", raw, len);
+			bw_buf report = {0};
+			bw_report_json(&report, &m);
+			bw_buf ids = {0};
+			for (size_t f = 0; f < m.nfindings; f++)
+				bw_buf_printf(&ids, "%s%s", f ? "," : "", m.findings[f].id);
+			bw_sanitize_stats stats;
+			size_t san_len;
+			char *sanitized = bw_mail_sanitize(raw, len, &e->cfg.limits, &stats, &san_len, &err);
+			assert_non_null(sanitized);
+
+			bw_pool_job job = {.raw = raw, .len = len, .recipients = rcpt,
+					   .nrecipients = (size_t)with_rcpt, .want_sanitized = true};
+			bw_pool_result r;
+			assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+			if (!r.ok)
+				fail_msg("%s: %s", samples[i], r.error);
+			assert_int_equal(r.verdict, m.verdict);
+			assert_true(r.score == m.score);
+			assert_string_equal(r.findings ? r.findings : "", ids.data ? ids.data : "");
+			assert_string_equal(r.report_json, report.data);
+			assert_int_equal(r.sanitized_len, san_len);
+			assert_memory_equal(r.sanitized, sanitized, san_len);
+			if (i == 0) /* the impersonation sample is flagged */
+				assert_int_equal(r.verdict, BW_MALICIOUS);
+			bw_pool_result_free(&r);
+			free(sanitized);
+			bw_buf_free(&ids);
+			bw_buf_free(&report);
+			bw_message_free(&m);
+			free(raw);
+		}
+	}
+	bw_engine_free(e);
+	bw_pool_free(p);
+}
+
+static void expect_clean_scan(bw_pool *p)
+{
+	size_t len;
+	char *raw = read_sample(1, &len);
+	bw_pool_job job = {.raw = raw, .len = len};
+	bw_pool_result r;
+	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+	if (!r.ok)
+		fail_msg("scan after a failure: %s", r.error);
+	assert_int_equal(r.verdict, BW_CLEAN);
+	bw_pool_result_free(&r);
+	free(raw);
+}
+
+/* ---- the sandbox, probed from inside a worker ---- */
+
+static void probe(bw_pool *p, const char *op, int *rc, int *err)
+{
+	char text[512];
+	snprintf(text, sizeof text, "BULWARK-PROBE %s\r\n", op);
+	bw_pool_result r;
+	assert_int_equal(scan_text(p, text, &r), 0);
+	if (!r.ok)
+		fail_msg("probe %s: %s", op, r.error);
+	char name[64];
+	assert_int_equal(sscanf(r.report_json, "{\"probe\":\"%63[^\"]\",\"rc\":%d,\"errno\":%d}", name, rc, err), 3);
+	bw_pool_result_free(&r);
+}
+
+/* Field from /proc/PID/status, e.g. "Uid:", as its text. */
+static void proc_status(pid_t pid, const char *field, char *out, size_t size)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, field, strlen(field)) == 0) {
+			snprintf(out, size, "%s", line + strlen(field) + strspn(line + strlen(field), " \t"));
+			out[strcspn(out, "\n")] = '\0';
+		}
+	fclose(f);
+}
+
+static void test_sandbox_refuses_writes_sockets_exec(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 20000);
+	pid_t pid = only_worker(p);
+	char v[256];
+	proc_status(pid, "NoNewPrivs:", v, sizeof v);
+	assert_string_equal(v, "1");
+	proc_status(pid, "Seccomp:", v, sizeof v);
+	assert_string_equal(v, "2"); /* filter mode */
+	print_message("sandbox: %s\n", bw_pool_sandbox(p));
+
+	char target[128], op[256];
+	snprintf(target, sizeof target, "/tmp/bulwark-pool-probe-%d", (int)getpid());
+	unlink(target);
+	snprintf(op, sizeof op, "open-write %s", target);
+	int rc, err;
+	probe(p, op, &rc, &err);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err, EACCES);
+	struct stat st;
+	assert_int_equal(stat(target, &st), -1);
+
+	probe(p, "socket", &rc, &err);
+	assert_int_equal(rc, -1);
+	assert_int_equal(err, EACCES);
+
+	/* outside the gconv directory nothing can be read, when the kernel
+	 * has Landlock */
+	probe(p, "open-read /etc/hostname", &rc, &err);
+	if (strstr(bw_pool_sandbox(p), "landlock=abi")) {
+		assert_int_equal(rc, -1);
+		assert_int_equal(err, EACCES);
+	} else {
+		print_message("skipped: the kernel has no Landlock, so reads are not confined\n");
+	}
+
+	/* exec and fork are not refused but punished: the worker is killed */
+	const char *fatal[] = {"BULWARK-PROBE exec\r\n", "BULWARK-PROBE fork\r\n"};
+	for (size_t i = 0; i < 2; i++) {
+		bw_pool_result r;
+		assert_int_equal(scan_text(p, fatal[i], &r), 0);
+		assert_false(r.ok);
+		bw_pool_result_free(&r);
+	}
+
+	expect_clean_scan(p); /* waits for the replacement */
+	if (geteuid() == 0) {
+		pid = only_worker(p);
+		proc_status(pid, "Uid:", v, sizeof v);
+		assert_string_equal(v, "65534\t65534\t65534\t65534");
+		proc_status(pid, "Gid:", v, sizeof v);
+		assert_string_equal(v, "65534\t65534\t65534\t65534");
+		proc_status(pid, "Groups:", v, sizeof v);
+		assert_string_equal(v, "");
+		proc_status(pid, "CapEff:", v, sizeof v);
+		assert_string_equal(v, "0000000000000000");
+		proc_status(pid, "CapPrm:", v, sizeof v);
+		assert_string_equal(v, "0000000000000000");
+	} else {
+		print_message("skipped: not running as root, so the switch to nobody is not tested\n");
+	}
+	bw_pool_free(p);
+}
+
+/* ---- crashes and hangs ---- */
+
+static void test_crashing_worker_is_replaced(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 20000);
+	pid_t before = only_worker(p);
+	bw_pool_result r;
+	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" CRASH_MARKER "\r\n", &r), 0);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.error, "died"));
+	bw_pool_result_free(&r);
+	expect_clean_scan(p);
+	assert_int_not_equal(only_worker(p), before);
+	bw_pool_free(p);
+}
+
+static void test_hung_worker_is_killed(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 1500);
+	pid_t before = only_worker(p);
+	bw_pool_result r;
+	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" HANG_MARKER "\r\n", &r), 0);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.error, "timed out"));
+	bw_pool_result_free(&r);
+	expect_clean_scan(p);
+	assert_int_not_equal(only_worker(p), before);
+	bw_pool_free(p);
+}
+
+/* ---- threads ---- */
+
+typedef struct scanner {
+	bw_pool *p;
+	unsigned rounds;
+	unsigned ok, failed, overloaded, wrong;
+	bw_verdict want[NSAMPLES];
+	volatile bool *stop;
+} scanner;
+
+static void *scan_loop(void *arg)
+{
+	scanner *s = arg;
+	for (unsigned i = 0; s->stop ? !*s->stop : i < s->rounds; i++) {
+		size_t len, k = i % NSAMPLES;
+		char *raw = read_sample(k, &len);
+		bw_pool_job job = {.raw = raw, .len = len};
+		bw_pool_result r;
+		if (bw_pool_scan(s->p, &job, &r) < 0) {
+			s->overloaded++;
+		} else {
+			if (!r.ok)
+				s->failed++;
+			else if (r.verdict != s->want[k])
+				s->wrong++;
+			else
+				s->ok++;
+			bw_pool_result_free(&r);
+		}
+		free(raw);
+	}
+	return NULL;
+}
+
+static void test_concurrent_scans(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(2, 20000);
+	scanner s[4] = {0};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		s[i] = (scanner){.p = p, .rounds = 9, .want = {BW_MALICIOUS, BW_CLEAN, BW_CLEAN}};
+		assert_int_equal(pthread_create(&t[i], NULL, scan_loop, &s[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(s[i].ok, 9);
+	}
+	bw_pool_free(p);
+}
+
+/* The reloaded config lowers the thresholds: the tracked newsletter (score
+ * 4) becomes suspicious. */
+static void test_reload_swaps_workers(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(2, 20000);
+	pid_t before[2];
+	assert_int_equal(bw_pool_worker_pids(p, before, 2), 2);
+	volatile bool stop = false;
+	scanner s[2];
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++) {
+		s[i] = (scanner){.p = p, .stop = &stop, .want = {BW_MALICIOUS, BW_CLEAN, BW_CLEAN}};
+		assert_int_equal(pthread_create(&t[i], NULL, scan_loop, &s[i]), 0);
+	}
+	char reloaded[300];
+	snprintf(reloaded, sizeof reloaded, "%s.reload", config_path);
+	FILE *f = fopen(reloaded, "w");
+	assert_non_null(f);
+	fprintf(f, "[trackers]\nlists = %s/intel/trackers\n[scoring]\nsuspicious = 2\nmalicious = 50\n", BW_SHARED_DIR);
+	fclose(f);
+	char *err = NULL;
+	if (bw_pool_reload(p, reloaded, &err) < 0)
+		fail_msg("reload: %s", err);
+	stop = true;
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		/* jobs in flight during the swap all finished; the verdicts they
+		 * got are the old or the new config's */
+		assert_int_equal(s[i].failed, 0);
+		assert_int_equal(s[i].overloaded, 0);
+		assert_true(s[i].ok + s[i].wrong > 0);
+	}
+	pid_t after[2];
+	assert_int_equal(bw_pool_worker_pids(p, after, 2), 2);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			assert_int_not_equal(after[i], before[j]);
+	size_t len;
+	char *raw = read_sample(2, &len);
+	bw_pool_job job = {.raw = raw, .len = len};
+	bw_pool_result r;
+	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.verdict, BW_SUSPICIOUS);
+	bw_pool_result_free(&r);
+	free(raw);
+
+	/* a config that does not load leaves the workers as they are */
+	assert_int_equal(bw_pool_reload(p, "/nonexistent/bulwark.conf", &err), -1);
+	assert_non_null(err);
+	free(err);
+	pid_t still[2];
+	assert_int_equal(bw_pool_worker_pids(p, still, 2), 2);
+	assert_memory_equal(still, after, sizeof after);
+	unlink(reloaded);
+	bw_pool_free(p);
+}
+
+int main(void)
+{
+	setenv("BULWARK_TEST_CRASH_MARKER", CRASH_MARKER, 1);
+	setenv("BULWARK_TEST_HANG_MARKER", HANG_MARKER, 1);
+	setenv("BULWARK_TEST_SANDBOX_PROBE", "1", 1);
+	snprintf(config_path, sizeof config_path, "/tmp/bulwark-test-pool-%d.conf", (int)getpid());
+	FILE *f = fopen(config_path, "w");
+	if (!f)
+		return 1;
+	fprintf(f, "[trackers]\nlists = %s/intel/trackers\n", BW_SHARED_DIR);
+	fclose(f);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_same_results_as_in_process),
+		cmocka_unit_test(test_sandbox_refuses_writes_sockets_exec),
+		cmocka_unit_test(test_crashing_worker_is_replaced),
+		cmocka_unit_test(test_hung_worker_is_killed),
+		cmocka_unit_test(test_concurrent_scans),
+		cmocka_unit_test(test_reload_swaps_workers),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(config_path);
+	return rc;
+}

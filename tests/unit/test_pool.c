@@ -138,6 +138,51 @@ static void test_same_results_as_in_process(void **state)
 	bw_pool_free(p);
 }
 
+/* Charsets whose iconv converters the warm-up scan did not load: the worker
+ * loads them inside the sandbox and converts like the daemon does. */
+static void test_charsets_load_inside_the_sandbox(void **state)
+{
+	(void)state;
+	/* charset, link text in it, the same in UTF-8 (Python's codecs) */
+	static const char *parts[][3] = {
+		{"koi8-r", "\xf0\xd2\xc9\xd7\xc5\xd4", "\u041f\u0440\u0438\u0432\u0435\u0442"},
+		{"iso-2022-jp", "\x1b$B$3$s$K$A$O\x1b(B", "\u3053\u3093\u306b\u3061\u306f"},
+		{"big5", "\xa7\x41\xa6\x6e", "\u4f60\u597d"},
+		{"gb18030", "\xc4\xe3\xba\xc3", "\u4f60\u597d"},
+		{"euc-kr", "\xbe\xc8\xb3\xe7", "\uc548\ub155"},
+	};
+	bw_pool *p = new_pool(1, 20000);
+	bw_config cfg;
+	bw_config_default(&cfg);
+	bw_strvec warnings = {0};
+	bw_engine *e = bw_engine_new(&cfg, &warnings);
+	bw_strvec_free(&warnings);
+	for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+		bw_buf raw = {0};
+		bw_buf_printf(&raw, "Subject: charset\r\nMIME-Version: 1.0\r\n"
+			      "Content-Type: text/html; charset=%s\r\n\r\n<p>"
+			      "<a href=\"https://example.org/\">%s</a></p>\r\n", parts[i][0], parts[i][1]);
+		bw_message m = {0};
+		bw_engine_scan(e, &m, "milter", raw.data, raw.len);
+		bw_buf report = {0};
+		bw_report_json(&report, &m);
+		bw_pool_result r;
+		bw_pool_job job = {.raw = raw.data, .len = raw.len};
+		assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+		if (!r.ok)
+			fail_msg("%s: %s", parts[i][0], r.error);
+		assert_string_equal(r.report_json, report.data);
+		if (!strstr(r.report_json, parts[i][2]))
+			fail_msg("%s: %s", parts[i][0], r.report_json);
+		bw_pool_result_free(&r);
+		bw_buf_free(&report);
+		bw_message_free(&m);
+		bw_buf_free(&raw);
+	}
+	bw_engine_free(e);
+	bw_pool_free(p);
+}
+
 static void expect_clean_scan(bw_pool *p)
 {
 	size_t len;
@@ -403,6 +448,7 @@ int main(void)
 	fclose(f);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_results_as_in_process),
+		cmocka_unit_test(test_charsets_load_inside_the_sandbox),
 		cmocka_unit_test(test_sandbox_refuses_writes_sockets_exec),
 		cmocka_unit_test(test_crashing_worker_is_replaced),
 		cmocka_unit_test(test_hung_worker_is_killed),

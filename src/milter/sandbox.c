@@ -165,10 +165,12 @@ static const int allowed[] = {
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
 	SCMP_SYS(exit), SCMP_SYS(exit_group),
 #ifdef BW_SANITIZER_BUILD
-	/* AddressSanitizer's and UBSan's reports: the path of the program, and
-	 * a pipe to test whether memory is readable (measured with strace on a
-	 * worker that overflows a buffer) */
+	/* AddressSanitizer's and UBSan's reports: the path of the program, a
+	 * pipe to test whether memory is readable, and the alternate stack of
+	 * its deadly-signal handler (measured with strace on workers that
+	 * overflow a buffer and that abort) */
 	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(pipe), SCMP_SYS(pipe2),
+	SCMP_SYS(sigaltstack),
 #endif
 };
 

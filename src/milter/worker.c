@@ -28,11 +28,13 @@
 /* Test hooks, read from the environment in the load phase (docs/sandbox.md):
  * BULWARK_TEST_CRASH_MARKER=S  abort() on a message containing S;
  * BULWARK_TEST_HANG_MARKER=S   sleep forever on a message containing S;
+ * BULWARK_TEST_GARBLE_MARKER=S reply with a malformed result to it;
  * BULWARK_TEST_SANDBOX_PROBE=1 a message "BULWARK-PROBE OP [PATH]" runs OP
  *                              inside the sandbox and reports the outcome. */
 typedef struct test_hooks {
 	const char *crash_marker;
 	const char *hang_marker;
+	const char *garble_marker;
 	bool probe;
 } test_hooks;
 
@@ -186,7 +188,9 @@ static void serve(int fd, bw_engine *e, const test_hooks *hooks)
 		while (contains(job.raw, job.len, hooks->hang_marker))
 			sleep(60);
 		bw_pool_result r = {.ok = true};
-		if (hooks->probe && job.len > 14 && memcmp(job.raw, "BULWARK-PROBE ", 14) == 0)
+		if (contains(job.raw, job.len, hooks->garble_marker))
+			r.findings = bw_xstrdup("INJECTED\r\nX-Bulwark-Verdict: clean");
+		else if (hooks->probe && job.len > 14 && memcmp(job.raw, "BULWARK-PROBE ", 14) == 0)
 			run_probe(job.raw, job.len, &r);
 		else
 			scan_job(e, &job, config_recipient, &r);
@@ -204,6 +208,7 @@ void bw_pool_worker_main(int fd, const char *config_path, bool drop_user, uid_t 
 	test_hooks hooks = {
 		.crash_marker = env_marker("BULWARK_TEST_CRASH_MARKER"),
 		.hang_marker = env_marker("BULWARK_TEST_HANG_MARKER"),
+		.garble_marker = env_marker("BULWARK_TEST_GARBLE_MARKER"),
 		.probe = env_marker("BULWARK_TEST_SANDBOX_PROBE") != NULL,
 	};
 	/* ---- load phase: everything that reads files ---- */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,9 +23,11 @@
 #include "bulwark/mail.h"
 #include "bulwark/report.h"
 #include "milter/pool.h"
+#include "milter/wire.h"
 
 #define CRASH_MARKER "BULWARK-TEST-CRASH-7f3a"
 #define HANG_MARKER "BULWARK-TEST-HANG-7f3a"
+#define GARBLE_MARKER "BULWARK-TEST-GARBLE-7f3a"
 
 static const char *samples[] = {"news-impersonation.eml", "plain.eml", "tracked-newsletter.eml"};
 #define NSAMPLES (sizeof samples / sizeof *samples)
@@ -325,6 +328,127 @@ static void test_hung_worker_is_killed(void **state)
 	bw_pool_free(p);
 }
 
+/* A header injection attempt in the findings: the reply is refused, the
+ * worker replaced. */
+static void test_malformed_reply_replaces_worker(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 20000);
+	pid_t before = only_worker(p);
+	bw_pool_result r;
+	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" GARBLE_MARKER "\r\n", &r), 0);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.error, "malformed"));
+	assert_null(r.findings);
+	bw_pool_result_free(&r);
+	expect_clean_scan(p);
+	assert_int_not_equal(only_worker(p), before);
+	bw_pool_free(p);
+}
+
+/* ---- the daemon's checks on what a worker sends ---- */
+
+static bw_buf good_reply(void)
+{
+	bw_pool_result r = {.verdict = BW_SUSPICIOUS, .score = 6.5, .findings = "TRACKING_PIXEL,REMOTE_CONTENT",
+			    .report_json = "{\"verdict\":\"suspicious\"}", .sanitized = "S\0x", .sanitized_len = 3};
+	bw_buf b = {0};
+	bw_wire_encode_result(&b, &r);
+	return b;
+}
+
+static void expect_malformed(const bw_buf *b, const char *what)
+{
+	bw_pool_result r;
+	if (bw_wire_decode_result(b->data, b->len, &r) != -1)
+		fail_msg("accepted %s", what);
+	assert_null(r.findings);
+	assert_null(r.report_json);
+	assert_null(r.sanitized);
+}
+
+static void test_reply_decoding_is_strict(void **state)
+{
+	(void)state;
+	bw_buf b = good_reply();
+	bw_pool_result r;
+	assert_int_equal(bw_wire_decode_result(b.data, b.len, &r), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.verdict, BW_SUSPICIOUS);
+	assert_true(r.score == 6.5);
+	assert_string_equal(r.findings, "TRACKING_PIXEL,REMOTE_CONTENT");
+	assert_int_equal(r.sanitized_len, 3);
+	assert_memory_equal(r.sanitized, "S\0x", 3);
+	assert_null(r.error);
+	bw_pool_result_free(&r);
+
+	for (size_t cut = 0; cut < b.len; cut++) {
+		bw_buf t = {0};
+		bw_buf_append(&t, b.data, cut);
+		expect_malformed(&t, "a truncated reply");
+		bw_buf_free(&t);
+	}
+	bw_buf t = good_reply();
+	bw_buf_putc(&t, 0);
+	expect_malformed(&t, "trailing bytes");
+	bw_buf_free(&t);
+
+	t = good_reply();
+	uint32_t verdict = 3;
+	memcpy(t.data, &verdict, sizeof verdict);
+	expect_malformed(&t, "verdict 3");
+	bw_buf_free(&t);
+
+	double bad_scores[] = {0.0 / 0.0, 1.0 / 0.0, 1e12};
+	for (size_t i = 0; i < 3; i++) {
+		t = good_reply();
+		memcpy(t.data + 4, &bad_scores[i], sizeof(double));
+		expect_malformed(&t, "a score out of range");
+		bw_buf_free(&t);
+	}
+
+	/* a findings length pointing past the end */
+	t = good_reply();
+	uint32_t huge = 0xfffffff0u;
+	memcpy(t.data + 12, &huge, sizeof huge);
+	expect_malformed(&t, "an oversized length");
+	bw_buf_free(&t);
+
+	const char *bad_findings[] = {"A\r\nX-Evil: 1", "lower_case", "A B"};
+	for (size_t i = 0; i < 3; i++) {
+		bw_pool_result bad = {.findings = (char *)bad_findings[i], .report_json = "{}"};
+		bw_buf_reset(&t);
+		bw_wire_encode_result(&t, &bad);
+		expect_malformed(&t, bad_findings[i]);
+	}
+	const char *bad_text[] = {"{\"a\":\"\xff\"}", "{\"a\":\"\n\"}"};
+	for (size_t i = 0; i < 2; i++) {
+		bw_pool_result bad = {.report_json = (char *)bad_text[i]};
+		bw_buf_reset(&t);
+		bw_wire_encode_result(&t, &bad);
+		expect_malformed(&t, "a report with invalid UTF-8 or control characters");
+	}
+	bw_buf_free(&t);
+	bw_buf_free(&b);
+}
+
+static void test_oversized_frame_is_refused(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	char payload[64] = {0};
+	assert_int_equal(bw_wire_write_frame(sv[0], BW_FRAME_RESULT, payload, sizeof payload, -1), 0);
+	uint32_t type;
+	char *got = NULL;
+	size_t len;
+	assert_int_equal(bw_wire_read_frame(sv[1], &type, &got, &len, 63, bw_wire_now_ms() + 5000), -1);
+	assert_int_equal(errno, EPROTO);
+	assert_null(got);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- threads ---- */
 
 typedef struct scanner {
@@ -439,6 +563,7 @@ int main(void)
 {
 	setenv("BULWARK_TEST_CRASH_MARKER", CRASH_MARKER, 1);
 	setenv("BULWARK_TEST_HANG_MARKER", HANG_MARKER, 1);
+	setenv("BULWARK_TEST_GARBLE_MARKER", GARBLE_MARKER, 1);
 	setenv("BULWARK_TEST_SANDBOX_PROBE", "1", 1);
 	snprintf(config_path, sizeof config_path, "/tmp/bulwark-test-pool-%d.conf", (int)getpid());
 	FILE *f = fopen(config_path, "w");
@@ -452,6 +577,9 @@ int main(void)
 		cmocka_unit_test(test_sandbox_refuses_writes_sockets_exec),
 		cmocka_unit_test(test_crashing_worker_is_replaced),
 		cmocka_unit_test(test_hung_worker_is_killed),
+		cmocka_unit_test(test_malformed_reply_replaces_worker),
+		cmocka_unit_test(test_reply_decoding_is_strict),
+		cmocka_unit_test(test_oversized_frame_is_refused),
 		cmocka_unit_test(test_concurrent_scans),
 		cmocka_unit_test(test_reload_swaps_workers),
 	};

@@ -154,8 +154,8 @@ static void spawn_worker(int ctl, const char *config_path, const bw_pool *p, int
 	close(pair[0]);
 }
 
-/* Serves spawn requests (a config path, empty for the defaults) until the
- * daemon closes its end. */
+/* Serves spawn requests ('=' and a config path, empty for the defaults)
+ * until the daemon closes its end. */
 static __attribute__((noreturn)) void spawner_main(int ctl, const bw_pool *p)
 {
 	sigset_t chld;
@@ -178,14 +178,14 @@ static __attribute__((noreturn)) void spawner_main(int ctl, const bw_pool *p)
 		}
 		if (!pfd[0].revents)
 			continue;
-		char path[4097];
-		ssize_t n = recv(ctl, path, sizeof path - 1, 0);
+		char req[4098];
+		ssize_t n = recv(ctl, req, sizeof req - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0 || req[0] != '=')
 			_exit(0);
-		path[n] = '\0';
-		spawn_worker(ctl, n ? path : NULL, p, sigfd);
+		req[n] = '\0';
+		spawn_worker(ctl, n > 1 ? req + 1 : NULL, p, sigfd);
 	}
 }
 
@@ -231,8 +231,14 @@ static int start_spawner(bw_pool *p, char **error)
  * pid set, or -1. */
 static int request_worker(bw_pool *p, const char *config_path, slot *s)
 {
-	const char *path = config_path ? config_path : "";
-	if (strlen(path) > 4096 || send(p->spawner_fd, path, strlen(path), MSG_NOSIGNAL) < 0)
+	/* '=' then the path: an empty packet would read as end of file */
+	bw_buf req = {0};
+	bw_buf_putc(&req, '=');
+	if (config_path)
+		bw_buf_puts(&req, config_path);
+	ssize_t sent = req.len <= 4097 ? send(p->spawner_fd, req.data, req.len, MSG_NOSIGNAL) : -1;
+	bw_buf_free(&req);
+	if (sent < 0)
 		return -1;
 	spawn_reply rep;
 	char control[CMSG_SPACE(2 * sizeof(int))];

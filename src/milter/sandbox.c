@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <termios.h>
@@ -20,6 +21,14 @@
 #include <iconv.h>
 
 #include "milter/sandbox.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BW_SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BW_SANITIZER_BUILD 1
+#endif
+#endif
 
 int bw_sandbox_drop_user(uid_t uid, gid_t gid, bw_buf *why)
 {
@@ -141,14 +150,6 @@ static int landlock_restrict(bw_buf *why)
  * cope with failing (opening a file to write, a socket for syslog) fail with
  * EACCES instead, so that such a path degrades rather than kills. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BW_SANITIZER_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BW_SANITIZER_BUILD 1
-#endif
-#endif
-
 static const int allowed[] = {
 	/* I/O on the descriptors the worker already has (its socket, stderr) */
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
@@ -228,8 +229,35 @@ static int seccomp_install(bw_buf *why)
 	return 0;
 }
 
+/* A backstop under the per-message limits (include/bulwark/limits.h): a
+ * worker whose allocations run away fails an allocation and dies (its job
+ * gets the fail-safe default) instead of pushing the host into swap. The
+ * sanitizers reserve terabytes of address space, so not in their builds. */
+#define WORKER_MAX_ADDRESS_SPACE ((rlim_t)2 << 30)
+
+static int limit_resources(bw_buf *why)
+{
+	/* no core file with mail content in it, and no ptrace or /proc/PID/mem
+	 * access from other processes of the same user */
+	struct rlimit none = {0, 0};
+	if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		bw_buf_printf(why, "core limit / PR_SET_DUMPABLE: %s", strerror(errno));
+		return -1;
+	}
+#ifndef BW_SANITIZER_BUILD
+	struct rlimit as = {WORKER_MAX_ADDRESS_SPACE, WORKER_MAX_ADDRESS_SPACE};
+	if (setrlimit(RLIMIT_AS, &as) < 0) {
+		bw_buf_printf(why, "RLIMIT_AS: %s", strerror(errno));
+		return -1;
+	}
+#endif
+	return 0;
+}
+
 int bw_sandbox_lock_down(bw_buf *summary, bw_buf *why)
 {
+	if (limit_resources(why) < 0)
+		return -1;
 	/* no setuid binary, file capability or LSM transition can give the
 	 * worker more than it has now; also what Landlock and an unprivileged
 	 * seccomp filter require */

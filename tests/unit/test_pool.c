@@ -83,6 +83,20 @@ static pid_t only_worker(bw_pool *p)
 	return pid;
 }
 
+static void expect_clean_scan(bw_pool *p)
+{
+	size_t len;
+	char *raw = read_sample(1, &len);
+	bw_pool_job job = {.raw = raw, .len = len};
+	bw_pool_result r;
+	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+	if (!r.ok)
+		fail_msg("scan after a failure: %s", r.error);
+	assert_int_equal(r.verdict, BW_CLEAN);
+	bw_pool_result_free(&r);
+	free(raw);
+}
+
 /* ---- results equal an in-process scan ---- */
 
 static void test_same_results_as_in_process(void **state)
@@ -141,6 +155,18 @@ static void test_same_results_as_in_process(void **state)
 	bw_pool_free(p);
 }
 
+/* No config file: the daemon's default. */
+static void test_defaults_without_config(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	bw_pool *p = bw_pool_new(NULL, 1, 20000, run_as(), &err);
+	if (!p)
+		fail_msg("bw_pool_new: %s", err);
+	expect_clean_scan(p);
+	bw_pool_free(p);
+}
+
 /* Charsets whose iconv converters the warm-up scan did not load: the worker
  * loads them inside the sandbox and converts like the daemon does. */
 static void test_charsets_load_inside_the_sandbox(void **state)
@@ -186,20 +212,6 @@ static void test_charsets_load_inside_the_sandbox(void **state)
 	bw_pool_free(p);
 }
 
-static void expect_clean_scan(bw_pool *p)
-{
-	size_t len;
-	char *raw = read_sample(1, &len);
-	bw_pool_job job = {.raw = raw, .len = len};
-	bw_pool_result r;
-	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
-	if (!r.ok)
-		fail_msg("scan after a failure: %s", r.error);
-	assert_int_equal(r.verdict, BW_CLEAN);
-	bw_pool_result_free(&r);
-	free(raw);
-}
-
 /* ---- the sandbox, probed from inside a worker ---- */
 
 static void probe(bw_pool *p, const char *op, int *rc, int *err)
@@ -241,6 +253,11 @@ static void test_sandbox_refuses_writes_sockets_exec(void **state)
 	assert_string_equal(v, "1");
 	proc_status(pid, "Seccomp:", v, sizeof v);
 	assert_string_equal(v, "2"); /* filter mode */
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	struct stat mem;
+	assert_int_equal(stat(path, &mem), 0);
+	assert_int_equal(mem.st_uid, 0); /* not dumpable: its memory belongs to root */
 	print_message("sandbox: %s\n", bw_pool_sandbox(p));
 
 	char target[128], op[256];
@@ -573,6 +590,7 @@ int main(void)
 	fclose(f);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_results_as_in_process),
+		cmocka_unit_test(test_defaults_without_config),
 		cmocka_unit_test(test_charsets_load_inside_the_sandbox),
 		cmocka_unit_test(test_sandbox_refuses_writes_sockets_exec),
 		cmocka_unit_test(test_crashing_worker_is_replaced),

@@ -447,25 +447,24 @@ static void *supervise(void *arg)
 	return NULL;
 }
 
+/* Waits for a change in the pool until deadline_ms at the latest. Lock
+ * held. The condition variable runs on the monotonic clock (bw_pool_new). */
+static void wait_changed(bw_pool *p, int64_t deadline_ms)
+{
+	struct timespec ts = {.tv_sec = deadline_ms / 1000, .tv_nsec = (deadline_ms % 1000) * 1000000};
+	pthread_cond_timedwait(&p->changed, &p->lock, &ts);
+}
+
 /* Waits until generation gen is all ready or has failed. Lock held. */
 static int wait_generation(bw_pool *p, char **error)
 {
 	int64_t deadline = bw_wire_now_ms() + LOAD_TIMEOUT_MS + 1000;
 	while (count_ready(p, p->gen) < p->nworkers && !p->gen_error) {
-		int64_t left = deadline - bw_wire_now_ms();
-		if (left <= 0) {
+		if (bw_wire_now_ms() >= deadline) {
 			*error = bw_xstrdup("workers did not start in time");
 			return -1;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->changed, &p->lock, &ts);
+		wait_changed(p, deadline);
 	}
 	if (p->gen_error) {
 		*error = bw_xstrdup(p->gen_error);
@@ -501,6 +500,7 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->changed, &ca);
 	pthread_condattr_destroy(&ca);
 	p->nworkers = nworkers;
@@ -599,18 +599,9 @@ static slot *take_worker(bw_pool *p, int64_t deadline)
 			best->state = SLOT_BUSY;
 			return best;
 		}
-		int64_t left = deadline - bw_wire_now_ms();
-		if (left <= 0)
+		if (bw_wire_now_ms() >= deadline)
 			return NULL;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		pthread_cond_timedwait(&p->changed, &p->lock, &ts);
+		wait_changed(p, deadline);
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -342,6 +343,12 @@ static void test_hung_worker_is_killed(void **state)
 	bw_pool_result_free(&r);
 	expect_clean_scan(p);
 	assert_int_not_equal(only_worker(p), before);
+	/* it slept forever: only the SIGKILL ends it (the spawner reaps it) */
+	int tries = 0;
+	while (kill(before, 0) == 0 && tries++ < 100)
+		usleep(100000);
+	assert_int_equal(kill(before, 0), -1);
+	assert_int_equal(errno, ESRCH);
 	bw_pool_free(p);
 }
 

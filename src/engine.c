@@ -30,6 +30,7 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	bw_strvec_free(&cfg->trusted_authserv_ids);
 }
 
 /* ---- protected identities ---- */
@@ -272,6 +273,12 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+/* [auth]: whose Authentication-Results headers are believed. */
+static void read_auth(GKeyFile *kf, bw_config *cfg)
+{
+	read_list(kf, "auth", "trusted_authserv_ids", &cfg->trusted_authserv_ids, true);
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -311,6 +318,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 			g_free(short_file);
 		}
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
+		read_auth(kf, cfg);
 	}
 	g_key_file_free(kf);
 	if (err)
@@ -402,6 +410,7 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	bw_authres_collect(m, &e->cfg.trusted_authserv_ids);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_ATTACHMENT)
 			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);

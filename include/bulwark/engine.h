@@ -53,6 +53,7 @@ typedef struct bw_config {
 	char *outlets_file;          /* [protected] outlets; NULL: the default list */
 	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
 	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
+	bw_strvec trusted_authserv_ids; /* [auth] trusted_authserv_ids, lower-case */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);

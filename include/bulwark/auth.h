@@ -28,6 +28,10 @@ typedef struct bw_authres {
 
 void bw_authres_free(bw_authres *r);
 
+/* The domain of "local@domain" or of a bare domain: lower-case, no trailing
+ * dot, malloc'd; NULL for NULL or empty. */
+char *bw_mail_domain(const char *addr_or_domain);
+
 /* The value of a property ("header.d"), or NULL. */
 const char *bw_authres_prop(const bw_authres *r, const char *name);
 
@@ -39,7 +43,7 @@ const char *bw_authres_prop(const bw_authres *r, const char *name);
 int bw_authres_parse_value(const char *value, size_t header_index, char **authserv_id,
 			   bw_authres **out, size_t *n, size_t *cap, size_t max, char **error);
 
-/* Appends to m->auth the results of the topmost block of
+/* Fills m->dkim_signers, and appends to m->auth the results of the topmost block of
  * Authentication-Results headers whose authserv-id is in trusted_ids (see
  * the comment in src/mail/authres.c for which block and why); malformed
  * ones go to m->errors. Nothing when trusted_ids is empty. */

@@ -130,6 +130,7 @@ typedef struct bw_message {
 	 * from trusted authserv-ids (src/mail/authres.c) */
 	bw_authres *auth;
 	size_t nauth, capauth;
+	bw_strvec dkim_signers; /* d= of each DKIM-Signature, lower-case: claimed, not verified */
 } bw_message;
 
 void bw_message_free(bw_message *m);

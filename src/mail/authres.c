@@ -176,9 +176,7 @@ static bool expect(lexer *lx, char c, const char *error)
 	return skip_cfws(lx);
 }
 
-/* The domain of "local@domain" or of a bare domain, lower-case, without a
- * trailing dot. */
-static char *domain_of(const char *v)
+char *bw_mail_domain(const char *v)
 {
 	if (!v || !*v)
 		return NULL;
@@ -223,15 +221,15 @@ static void derive_fields(bw_authres *r)
 		if (!id)
 			id = bw_authres_prop(r, "smtp.helo");
 		r->identity = dup_or_null(id);
-		r->domain = domain_of(id);
+		r->domain = bw_mail_domain(id);
 	} else if (strcmp(r->method, "dkim") == 0) {
 		const char *d = bw_authres_prop(r, "header.d"), *i = bw_authres_prop(r, "header.i");
 		r->identity = dup_or_null(i);
-		r->domain = domain_of(d ? d : i);
+		r->domain = bw_mail_domain(d ? d : i);
 		r->selector = dup_or_null(bw_authres_prop(r, "header.s"));
 		r->signature = dup_or_null(bw_authres_prop(r, "header.b"));
 	} else if (strcmp(r->method, "dmarc") == 0) {
-		r->domain = domain_of(bw_authres_prop(r, "header.from"));
+		r->domain = bw_mail_domain(bw_authres_prop(r, "header.from"));
 		const char *p = bw_authres_prop(r, "policy.dmarc");
 		if (p) {
 			r->policy = bw_xstrdup(p);
@@ -415,6 +413,31 @@ int bw_authres_parse_value(const char *value, size_t header_index, char **authse
 	return failed ? -1 : added;
 }
 
+/* The d= tag of every DKIM-Signature (RFC 6376 tag-list: "tag=value;"),
+ * what the bulk-sender detector compares when no trusted header says which
+ * signatures verified. */
+static void collect_dkim_signers(bw_message *m)
+{
+	for (size_t i = 0; i < m->nheaders && m->dkim_signers.n < 16; i++) {
+		if (!bw_ascii_iequal(m->headers[i].name, "DKIM-Signature"))
+			continue;
+		char **tags = g_strsplit(m->headers[i].value, ";", 64);
+		for (char **t = tags; *t; t++) {
+			char *tag = g_strstrip(*t);
+			if (tag[0] != 'd' || (tag[1] != '=' && tag[1] != ' ' && tag[1] != '\t'))
+				continue;
+			char *eq = strchr(tag, '=');
+			if (!eq)
+				continue;
+			char *d = bw_mail_domain(g_strstrip(eq + 1));
+			if (d && !bw_strvec_contains(&m->dkim_signers, d))
+				bw_strvec_push(&m->dkim_signers, d);
+			free(d);
+		}
+		g_strfreev(tags);
+	}
+}
+
 static bool trusted(const bw_strvec *ids, const char *id)
 {
 	for (size_t i = 0; id && i < ids->n; i++)
@@ -434,6 +457,7 @@ static bool trusted(const bw_strvec *ids, const char *id)
  * untrusted authserv-ids anywhere. */
 void bw_authres_collect(struct bw_message *m, const bw_strvec *trusted_ids)
 {
+	collect_dkim_signers(m);
 	if (!trusted_ids || !trusted_ids->n)
 		return;
 	bool started = false;

@@ -8,6 +8,9 @@
 
 #include "bulwark/util.h"
 
+/* The authserv-id given to headers that have none (Microsoft 365's). */
+#define BW_AUTHSERV_NONE "(none)"
+
 /* One "method=result" of a trusted Authentication-Results header. */
 typedef struct bw_authres {
 	char *method;      /* "spf", "dkim", "dmarc", "arc", ... lower-case */

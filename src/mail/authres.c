@@ -231,9 +231,12 @@ static void derive_fields(bw_authres *r)
 	} else if (strcmp(r->method, "dmarc") == 0) {
 		r->domain = bw_mail_domain(bw_authres_prop(r, "header.from"));
 		const char *p = bw_authres_prop(r, "policy.dmarc");
+		const char *action = bw_authres_prop(r, "action"); /* Microsoft 365 */
 		if (p) {
 			r->policy = bw_xstrdup(p);
 			bw_ascii_lower(r->policy);
+		} else if (action && (bw_ascii_strcasestr(action, "reject") || bw_ascii_strcasestr(action, "quarantine"))) {
+			r->policy = bw_xstrdup(bw_ascii_strcasestr(action, "reject") ? "reject" : "quarantine");
 		} else {
 			r->policy = policy_from_comment(r->comment);
 		}
@@ -289,13 +292,13 @@ static bool read_resinfo(lexer *lx, bw_authres *r)
 			continue;
 		}
 		char *prop = NULL;
-		bool ok = expect(lx, '.', "expected ptype.property") && (prop = read_keyword(lx)) != NULL &&
-			  expect(lx, '=', "expected '=' after the property");
-		if (ok && !prop)
-			lx->error = "expected a property";
+		bool bare = skip_cfws(lx) && peek(lx) == '='; /* Microsoft's "action=none" */
+		bool ok = bare ? expect(lx, '=', "expected '='")
+			       : expect(lx, '.', "expected ptype.property") && (prop = read_keyword(lx)) != NULL &&
+					 expect(lx, '=', "expected '=' after the property");
 		char *val = ok ? read_pvalue(lx) : NULL;
 		if (val && r->props.n < 32)
-			bw_strvec_pushf(&r->props, "%s.%s=%s", ptype, prop, val);
+			bw_strvec_pushf(&r->props, "%s%s%s=%s", ptype, bare ? "" : ".", bare ? "" : prop, val);
 		free(ptype);
 		free(prop);
 		free(val);
@@ -352,13 +355,28 @@ int bw_authres_parse_value(const char *value, size_t header_index, char **authse
 	lexer lx = {.s = value};
 	int added = 0;
 	*authserv_id = NULL;
-	if (!skip_cfws(&lx) || !(*authserv_id = read_value(&lx)) || !skip_cfws(&lx)) {
+	if (!skip_cfws(&lx)) {
+		set_error(error, &lx, header_index);
+		bw_buf_free(&lx.comments);
+		return -1;
+	}
+	/* Microsoft 365 writes no authserv-id ("spf=pass (sender IP is ...)");
+	 * such headers go by the pseudo-id "(none)", trusted only when listed */
+	size_t start = lx.i;
+	char *first = read_keyword(&lx);
+	bool anonymous = first && skip_cfws(&lx) && peek(&lx) == '=';
+	free(first);
+	lx.i = start;
+	lx.error = NULL;
+	if (anonymous)
+		*authserv_id = bw_xstrdup(BW_AUTHSERV_NONE);
+	else if (!(*authserv_id = read_value(&lx)) || !skip_cfws(&lx)) {
 		set_error(error, &lx, header_index);
 		bw_buf_free(&lx.comments);
 		return -1;
 	}
 	bw_ascii_lower(*authserv_id);
-	if (g_ascii_isdigit(peek(&lx))) { /* authres-version */
+	if (!anonymous && g_ascii_isdigit(peek(&lx))) { /* authres-version */
 		size_t b = lx.i;
 		while (g_ascii_isdigit(peek(&lx)))
 			lx.i++;
@@ -372,11 +390,14 @@ int bw_authres_parse_value(const char *value, size_t header_index, char **authse
 	}
 	bool failed = false;
 	while (skip_cfws(&lx) && !at_end(&lx)) {
-		if (peek(&lx) != ';') {
+		if (anonymous) {
+			anonymous = false; /* the first resinfo has no ';' before it */
+		} else if (peek(&lx) != ';') {
 			lx.error = "expected ';'";
 			break;
+		} else {
+			lx.i++;
 		}
-		lx.i++;
 		if (!skip_cfws(&lx) || at_end(&lx))
 			break; /* a trailing ';' is common and harmless */
 		size_t save = lx.i;

@@ -105,6 +105,19 @@ static void test_real_world(void **state)
 	assert_string_equal(p.v[1].domain, "example.net");
 	parsed_free(&p);
 
+	/* Microsoft 365: no authserv-id, bare "action=" properties */
+	p = parse("spf=temperror (sender IP is 137.184.34.4)\r\n smtp.mailfrom=ubuntu-s-1; dkim=none (message not\r\n"
+		  " signed) header.d=none;dmarc=fail action=oreject\r\n header.from=atendimento.com.br;compauth=fail reason=001");
+	assert_int_equal(p.rc, 4);
+	assert_string_equal(p.id, BW_AUTHSERV_NONE);
+	assert_string_equal(p.v[0].result, "temperror");
+	assert_string_equal(p.v[2].method, "dmarc");
+	assert_string_equal(p.v[2].domain, "atendimento.com.br");
+	assert_string_equal(p.v[2].policy, "reject");
+	assert_string_equal(bw_authres_prop(&p.v[2], "action"), "oreject");
+	assert_string_equal(p.v[3].reason, "001");
+	parsed_free(&p);
+
 	/* a malformed resinfo (SpamAssassin's ARC test mail) does not hide the
 	 * next one, but is reported */
 	p = parse("sa-test.spamassassin.org; header.From=test@sa-test.spamassassin.org; dkim=pass (\n"

@@ -46,6 +46,7 @@ struct bw_auth {
 	char *authserv_id;
 	unsigned timeout_ms;
 	SPF_server_t *spf;
+	SPF_dns_server_t *spf_layer; /* ours: SPF_server_new_dns does not take it */
 	DKIM_LIB *dkim;
 	/* per bw_auth_verify call */
 	bool dns_down;      /* a query timed out: fail the rest at once */
@@ -198,11 +199,6 @@ static SPF_dns_rr_t *spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_ty
 	return out;
 }
 
-static void spf_layer_free(SPF_dns_server_t *srv)
-{
-	free(srv);
-}
-
 /* ---- construction ---- */
 
 static int set_resolver(bw_auth *a, const char *resolver, char **error)
@@ -278,8 +274,7 @@ bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error)
 		bw_auth_free(a);
 		return NULL;
 	}
-	SPF_dns_server_t *layer = bw_xcalloc(1, sizeof *layer);
-	layer->destroy = spf_layer_free;
+	SPF_dns_server_t *layer = a->spf_layer = bw_xcalloc(1, sizeof *layer);
 	layer->lookup = spf_lookup;
 	layer->name = "bulwark";
 	layer->hook = a;
@@ -287,8 +282,6 @@ bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error)
 	a->dkim = dkim_init(NULL, NULL);
 	if (!a->spf || !a->dkim) {
 		*error = bw_xstrdup(a->spf ? "dkim_init failed" : "SPF_server_new_dns failed");
-		if (!a->spf)
-			free(layer);
 		bw_auth_free(a);
 		return NULL;
 	}
@@ -310,6 +303,7 @@ void bw_auth_free(bw_auth *a)
 		return;
 	if (a->spf)
 		SPF_server_free(a->spf);
+	free(a->spf_layer);
 	if (a->dkim)
 		dkim_close(a->dkim);
 	res_nclose(&a->res);

@@ -18,6 +18,9 @@ PACKAGES=(
 	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev libmagic-dev libicu-dev
 	# milter scan pool sandbox (src/milter/sandbox.c)
 	libseccomp-dev
+	# sender authentication: SPF, DKIM, DMARC (+ its Public Suffix List); the auth
+	# test suite's DNS server, signer and resolver
+	libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix unbound openssl python3-dkim python3-dnspython
 	# tests: real browser for the on-open comparison, node to drive it
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against

@@ -44,6 +44,7 @@ void bw_identities_free(bw_identities *ids);
 
 typedef struct bw_protected bw_protected; /* precomputed skeletons (src/detect) */
 typedef struct bw_yara bw_yara;           /* compiled YARA rules (src/detect/yara.c) */
+typedef struct bw_esp_db bw_esp_db;       /* bulk-mail platform fingerprints (src/detect) */
 
 typedef struct bw_config {
 	bw_limits limits;
@@ -58,6 +59,9 @@ typedef struct bw_config {
 	char *history_db;            /* [history] db: sender-history store, or NULL (off) */
 	char *yara_rules;            /* [attachments] yara_rules: directory of .yar/.yara files, or NULL */
 	int yara_timeout;            /* [attachments] yara_timeout: seconds per attachment scan */
+	bw_strvec trusted_authserv_ids; /* [auth] trusted_authserv_ids, lower-case */
+	char *esp_file;              /* [auth] esp_fingerprints; NULL: the default list */
+	bool esp_off;                /* [auth] esp_fingerprints = (empty) */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -73,6 +77,7 @@ typedef struct bw_engine {
 	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
 	bw_history *history;     /* NULL unless [history] db is set and opened */
 	bw_yara *yara;           /* NULL when no rules are configured or none compiled */
+	bw_esp_db *esps;         /* NULL when no fingerprint list is loaded */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists or

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bulwark/auth.h"
 #include "bulwark/limits.h"
 #include "bulwark/util.h"
 
@@ -142,6 +143,11 @@ typedef struct bw_message {
 	 * unparseable) */
 	bw_strvec recipients;
 	int64_t date;
+	/* parse: results of the topmost block of Authentication-Results headers
+	 * from trusted authserv-ids (src/mail/authres.c) */
+	bw_authres *auth;
+	size_t nauth, capauth;
+	bw_strvec dkim_signers; /* d= of each DKIM-Signature, lower-case: claimed, not verified */
 } bw_message;
 
 #define BW_MAX_RECIPIENTS 100

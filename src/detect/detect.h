@@ -55,6 +55,8 @@ void bw_attach_hits_emit(bw_message *m, bw_attach_hits *h, const char *id);
 /* The which-th extension from the end of a file name, lower-case, without
  * the dot, in out ("" when there is none): "a.pdf.exe", 1 gives "pdf". */
 const char *bw_attach_extension(const char *name, char *out, size_t outsz, unsigned which);
+void bw_detect_auth(bw_message *m, const bw_engine *e);
+void bw_detect_bulk_sender(bw_message *m, const bw_engine *e);
 
 /* ---- protected identities, precomputed once per engine (identity.c) ---- */
 
@@ -119,5 +121,14 @@ typedef struct bw_cfb_info {
  * its directory cannot be reached); free info either way. */
 bool bw_cfb_read(const char *data, size_t len, bw_cfb_info *info);
 void bw_cfb_info_free(bw_cfb_info *info);
+/* ---- sender authentication (auth.c, bulk_sender.c) ---- */
+
+/* The identity owns addr: one of its addresses, or at one of its domains or
+ * under one (impersonation.c). */
+bool bw_identity_owns_address(const bw_identity *id, const char *addr);
+/* Bulk-mail platform fingerprints (data/esp-fingerprints.conf). NULL with
+ * *error (malloc'd, naming the file) when the file cannot be read. */
+bw_esp_db *bw_esp_db_load(const char *path, char **error);
+void bw_esp_db_free(bw_esp_db *db);
 
 #endif

@@ -14,6 +14,8 @@ static const bw_detector detectors[] = {
 	{"office", bw_detect_office},
 	{"pdf", bw_detect_pdf},
 	{"yara", bw_detect_yara},
+	{"auth", bw_detect_auth},
+	{"bulk-sender", bw_detect_bulk_sender},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

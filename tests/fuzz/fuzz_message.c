@@ -1,5 +1,7 @@
 /* A whole raw message through the pipeline (parse -> extract -> detect ->
- * score), with the shared tracker lists loaded once. */
+ * score), with the shared tracker lists loaded once and Authentication-Results
+ * headers trusted (also those without an authserv-id), so that the
+ * authentication detectors see fuzzed results too. */
 #include "common.h"
 
 #include "bulwark/engine.h"
@@ -16,6 +18,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	bw_config_default(&cfg);
 	const char *dir = getenv("BULWARK_FUZZ_TRACKERS");
 	cfg.tracker_dir = strdup(dir ? dir : BW_SHARED_DIR "/intel/trackers");
+	bw_strvec_push(&cfg.trusted_authserv_ids, "(none)");
+	bw_strvec_push(&cfg.trusted_authserv_ids, "mx.google.com");
 	bw_strvec errors = {0};
 	engine = bw_engine_new(&cfg, &errors);
 	bw_strvec_free(&errors);

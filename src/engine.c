@@ -452,6 +452,7 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	bw_received_parse(m, &e->cfg.internal_networks);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_ATTACHMENT)
 			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);

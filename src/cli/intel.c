@@ -165,6 +165,14 @@ int cmd_intel(int argc, char **argv)
 			}
 			bw_intel_summary_free(&sum);
 		}
+		char *err = NULL;
+		if (bw_intel_build_index(in, &err) < 0) {
+			fprintf(stderr, "bulwark intel: index not rebuilt (lookups use SQLite): %s\n", err);
+			free(err);
+			status = EXIT_ERROR;
+		} else {
+			printf("index: %s.idx rebuilt\n", bw_intel_path(in));
+		}
 	} else if (stats) {
 		bw_intel_stats s;
 		char *err = NULL;
@@ -173,7 +181,8 @@ int cmd_intel(int argc, char **argv)
 			free(err);
 			status = EXIT_ERROR;
 		} else {
-			printf("database: %s\n", bw_intel_path(in));
+			printf("database: %s (matching through %s)\n", bw_intel_path(in),
+			       bw_intel_uses_index(in) ? "its memory-mapped index" : "SQLite queries");
 			printf("indicators: %lld (block %lld, allow %lld, revoked %lld)\n", (long long)s.indicators,
 			       (long long)s.block, (long long)s.allow, (long long)s.revoked);
 			printf("observables: %lld\n", (long long)s.observables);

@@ -172,6 +172,9 @@ static void test_pattern_malformed(void **state)
 	e = parse_err("[domain-name:value = 'a.example]");
 	assert_string_equal(e, "offset 21: unterminated string literal");
 	free(e);
+	e = parse_err("[domain-name:'unterminated path");
+	assert_string_equal(e, "offset 13: unterminated string literal");
+	free(e);
 	e = parse_err("[domain-name value = 'x']");
 	assert_string_equal(e, "offset 13: expected ':' after the object type");
 	free(e);

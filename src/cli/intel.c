@@ -110,6 +110,10 @@ int cmd_intel(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		intel_usage(stdout);
+		return EXIT_CLEAN;
+	}
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},
@@ -206,7 +210,8 @@ int cmd_intel(int argc, char **argv)
 			printf("%s (%s):\n", args[i], bw_obs_type_name(t));
 			int n = bw_intel_match(in, t, args[i], time(NULL), on_hit, &blocks);
 			if (n < 0) {
-				fprintf(stderr, "bulwark intel: \"%s\" is not a valid %s\n", args[i], bw_obs_type_name(t));
+				fprintf(stderr, "bulwark intel: \"%s\" is not one valid %s%s\n", args[i],
+					bw_obs_type_name(t), strchr(args[i], '/') ? " (look up an address, not a range)" : "");
 				status = EXIT_ERROR;
 			} else if (n == 0) {
 				puts("  no active indicator");

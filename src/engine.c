@@ -9,6 +9,7 @@
 #include "bulwark/archive.h"
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
+#include "bulwark/intel.h"
 #include "bulwark/mail.h"
 #include "bulwark/report.h"
 #include "bulwark/url.h"
@@ -39,6 +40,9 @@ void bw_config_free(bw_config *cfg)
 	bw_strvec_free(&cfg->trusted_authserv_ids);
 	free(cfg->esp_file);
 	cfg->esp_file = NULL;
+	free(cfg->intel_db);
+	cfg->intel_db = NULL;
+	bw_strvec_free(&cfg->internal_networks);
 }
 
 /* ---- protected identities ---- */
@@ -343,6 +347,35 @@ static void read_auth(GKeyFile *kf, bw_config *cfg)
 	}
 }
 
+/* [intel] db and internal_networks (docs/intel.md). */
+static int read_intel(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	char *db = g_key_file_get_string(kf, "intel", "db", NULL);
+	if (db) {
+		g_strstrip(db);
+		free(cfg->intel_db);
+		cfg->intel_db = *db ? bw_xstrdup(db) : NULL;
+		g_free(db);
+	}
+	bw_strvec nets = {0};
+	read_list(kf, "intel", "internal_networks", &nets, true);
+	for (size_t i = 0; i < nets.n; i++) {
+		int prefix;
+		bw_obs_type t = strchr(nets.v[i], ':') ? BW_OBS_IPV6 : BW_OBS_IPV4;
+		char *net = bw_obs_normalise(t, nets.v[i], &prefix);
+		if (!net) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[intel] internal_networks: \"%s\" is not an IP network", nets.v[i]);
+			bw_strvec_free(&nets);
+			return -1;
+		}
+		bw_strvec_pushf(&cfg->internal_networks, "%s/%d", net, prefix < 0 ? (t == BW_OBS_IPV4 ? 32 : 128) : prefix);
+		free(net);
+	}
+	bw_strvec_free(&nets);
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -386,6 +419,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
 		read_history(kf, cfg);
 		read_auth(kf, cfg);
+		if (!err)
+			read_intel(kf, cfg, &err);
 	}
 	g_key_file_free(kf);
 	if (err)
@@ -412,6 +447,18 @@ static void load_esps(bw_engine *e, bw_strvec *errors)
 	e->esps = bw_esp_db_load(path, &err);
 	if (!e->esps)
 		bw_strvec_push_owned(errors, err);
+}
+
+/* A configured database must open; the default one is used when it exists. */
+static void open_intel(bw_engine *e, bw_strvec *errors)
+{
+	char *path = e->cfg.intel_db ? bw_xstrdup(e->cfg.intel_db) : bw_intel_default_path();
+	if (path && (e->cfg.intel_db || g_file_test(path, G_FILE_TEST_IS_REGULAR))) {
+		char *err = NULL;
+		e->intel = bw_intel_open(path, false, &err);
+		if (!e->intel)
+			bw_strvec_push_owned(errors, err);
+	}
 	free(path);
 }
 
@@ -451,6 +498,7 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 	if (e->cfg.yara_rules)
 		e->yara = bw_yara_load(e->cfg.yara_rules, e->cfg.yara_timeout, errors);
 	load_esps(e, errors);
+	open_intel(e, errors);
 	return e;
 }
 
@@ -464,6 +512,7 @@ void bw_engine_free(bw_engine *e)
 	bw_history_close(e->history);
 	bw_yara_free(e->yara);
 	bw_esp_db_free(e->esps);
+	bw_intel_close(e->intel);
 	bw_config_free(&e->cfg);
 	free(e);
 }
@@ -517,6 +566,7 @@ void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char 
 	}
 	bw_archive_budget_free(&budget);
 	bw_authres_collect(m, &e->cfg.trusted_authserv_ids);
+	bw_received_parse(m, &e->cfg.internal_networks);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_HTML)
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);

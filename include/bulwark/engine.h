@@ -62,6 +62,8 @@ typedef struct bw_config {
 	bw_strvec trusted_authserv_ids; /* [auth] trusted_authserv_ids, lower-case */
 	char *esp_file;              /* [auth] esp_fingerprints; NULL: the default list */
 	bool esp_off;                /* [auth] esp_fingerprints = (empty) */
+	char *intel_db;              /* [intel] db, or scan --db: must open; NULL: the default if present */
+	bw_strvec internal_networks; /* [intel] internal_networks: CIDRs whose Received hops are ours */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -78,6 +80,7 @@ typedef struct bw_engine {
 	bw_history *history;     /* NULL unless [history] db is set and opened */
 	bw_yara *yara;           /* NULL when no rules are configured or none compiled */
 	bw_esp_db *esps;         /* NULL when no fingerprint list is loaded */
+	struct bw_intel *intel;      /* the intel database, or NULL (docs/intel.md) */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists or

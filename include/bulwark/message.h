@@ -36,6 +36,8 @@ typedef struct bw_part {
 	char *archive_format; /* archive: libarchive's name of its format, or NULL if not an archive */
 	unsigned archive_entries; /* archive: entries read */
 	const char *archive_limit; /* archive: the limit that stopped its extraction (static), or NULL */
+	char md5[33];         /* attachments: hex digests of data, as intel feeds give them */
+	char sha1[41];
 } bw_part;
 
 typedef struct bw_address {
@@ -97,6 +99,15 @@ typedef struct bw_link {
 	bw_tracker *tracker;
 } bw_link;
 
+/* One Received header, top (newest) first. */
+typedef struct bw_received_hop {
+	char *from_host;      /* the name in the "from" clause, or NULL */
+	char *ip;             /* the connecting IP of the "from" clause, canonical, or NULL */
+	char *by_host;        /* the receiving host, or NULL */
+	bool internal;        /* ip is private, loopback, link-local or a configured internal network */
+	bool first_external;  /* the topmost hop with an external ip: who handed the message to us */
+} bw_received_hop;
+
 typedef enum bw_severity { BW_SEV_INFO, BW_SEV_LOW, BW_SEV_MEDIUM, BW_SEV_HIGH } bw_severity;
 
 typedef struct bw_finding {
@@ -148,12 +159,15 @@ typedef struct bw_message {
 	bw_authres *auth;
 	size_t nauth, capauth;
 	bw_strvec dkim_signers; /* d= of each DKIM-Signature, lower-case: claimed, not verified */
+	/* parse: Received chain (bw_received_parse) */
+	bw_received_hop *received;
+	size_t nreceived;
 } bw_message;
 
 #define BW_MAX_RECIPIENTS 100
 
 void bw_message_free(bw_message *m);
-/* Digests of p->data (sha256): the one path every attachment and archive
+/* Digests of p->data (sha256, md5, sha1): the one path every attachment and archive
  * member takes, so that all of them can be matched the same way. */
 void bw_part_hash(bw_part *p);
 const char *bw_message_header(const bw_message *m, const char *name); /* first, or NULL */

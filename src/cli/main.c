@@ -11,9 +11,10 @@
 static void usage(FILE *f)
 {
 	fputs("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] [--recipient ADDR]\n"
-	      "                    [--history DB] [--no-progress] PATH...\n"
+	      "                    [--history DB] [--db DB] [--no-progress] PATH...\n"
 	      "       bulwark sanitize [--config FILE] IN [-o OUT]\n"
 	      "       bulwark html PATH...\n"
+	      "       bulwark intel import|stats|lookup [--db DB] ... (bulwark intel --help)\n"
 	      "       bulwark --version\n"
 	      "\n"
 	      "PATH is an RFC 5322 file, an mbox file, a Maildir, a directory (recursive) or -\n"
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
 		return cmd_html(argc - 1, argv + 1);
 	if (strcmp(cmd, "auth-check") == 0)
 		return cmd_auth_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "intel") == 0)
+		return cmd_intel(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0) {
 		puts("bulwark 0.1.0");
 		return EXIT_CLEAN;

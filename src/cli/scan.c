@@ -58,11 +58,12 @@ int cmd_scan(int argc, char **argv)
 		{"recipient", required_argument, NULL, 'r'},
 		{"no-progress", no_argument, NULL, 'P'},
 		{"history", required_argument, NULL, 'H'},
+		{"db", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	bool json = false, progress = true;
-	const char *config = NULL, *trackers = NULL, *recipient = NULL, *history = NULL;
+	const char *config = NULL, *trackers = NULL, *recipient = NULL, *history = NULL, *db = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "jc:t:r:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -72,9 +73,10 @@ int cmd_scan(int argc, char **argv)
 		case 'r': recipient = optarg; break;
 		case 'P': progress = false; break;
 		case 'H': history = optarg; break;
+		case 'd': db = optarg; break;
 		case 'h':
 			puts("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] "
-			     "[--recipient ADDR] [--history DB] [--no-progress] PATH...");
+			     "[--recipient ADDR] [--history DB] [--db DB] [--no-progress] PATH...");
 			return EXIT_CLEAN;
 		default: return EXIT_ERROR;
 		}
@@ -98,6 +100,10 @@ int cmd_scan(int argc, char **argv)
 		free(cfg.history_db);
 		cfg.history_db = bw_xstrdup(history);
 	}
+	if (db) {
+		free(cfg.intel_db);
+		cfg.intel_db = bw_xstrdup(db);
+	}
 
 	bw_strvec errors = {0};
 	scan_run run = {.json = json, .color = !json && isatty(STDOUT_FILENO)};
@@ -105,7 +111,8 @@ int cmd_scan(int argc, char **argv)
 	for (size_t i = 0; i < errors.n; i++)
 		fprintf(stderr, "bulwark: %s\n", errors.v[i]);
 	bool tracker_failure = (run.engine->cfg.tracker_dir && !run.engine->trackers) ||
-			       (run.engine->cfg.history_db && !run.engine->history);
+			       (run.engine->cfg.history_db && !run.engine->history) ||
+			       (run.engine->cfg.intel_db && !run.engine->intel);
 	bw_strvec_free(&errors);
 	if (tracker_failure) {
 		bw_engine_free(run.engine);

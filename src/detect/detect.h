@@ -57,6 +57,7 @@ void bw_attach_hits_emit(bw_message *m, bw_attach_hits *h, const char *id);
 const char *bw_attach_extension(const char *name, char *out, size_t outsz, unsigned which);
 void bw_detect_auth(bw_message *m, const bw_engine *e);
 void bw_detect_bulk_sender(bw_message *m, const bw_engine *e);
+void bw_detect_intel(bw_message *m, const bw_engine *e);
 
 /* ---- protected identities, precomputed once per engine (identity.c) ---- */
 

@@ -16,6 +16,7 @@ static const bw_detector detectors[] = {
 	{"yara", bw_detect_yara},
 	{"auth", bw_detect_auth},
 	{"bulk-sender", bw_detect_bulk_sender},
+	{"intel", bw_detect_intel},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

@@ -455,11 +455,22 @@ char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
 	return buf;
 }
 
+/* SHA-256, and MD5 and SHA-1 because intel feeds still give those. */
 void bw_part_hash(bw_part *p)
 {
-	char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)p->data, p->len);
-	memcpy(p->sha256, hex, 64);
-	g_free(hex);
+	static const struct {
+		GChecksumType type;
+		size_t offset, len;
+	} digests[] = {
+		{G_CHECKSUM_SHA256, offsetof(bw_part, sha256), 64},
+		{G_CHECKSUM_MD5, offsetof(bw_part, md5), 32},
+		{G_CHECKSUM_SHA1, offsetof(bw_part, sha1), 40},
+	};
+	for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
+		char *hex = g_compute_checksum_for_data(digests[i].type, (const guchar *)p->data, p->len);
+		memcpy((char *)p + digests[i].offset, hex, digests[i].len);
+		g_free(hex);
+	}
 }
 
 static void add_leaf(GMimePart *part, unsigned depth, void *arg)

@@ -447,6 +447,7 @@ static void load_esps(bw_engine *e, bw_strvec *errors)
 	e->esps = bw_esp_db_load(path, &err);
 	if (!e->esps)
 		bw_strvec_push_owned(errors, err);
+	free(path);
 }
 
 /* A configured database must open; the default one is used when it exists. */

@@ -21,6 +21,17 @@ void bw_config_default(bw_config *cfg)
 	cfg->malicious_threshold = 10.0;
 }
 
+static void free_campaign_config(bw_config *cfg)
+{
+	char **strs[] = {&cfg->store_db, &cfg->institution_name, &cfg->institution_class,
+			 &cfg->institution_sector, &cfg->institution_contact, &cfg->export_tlp,
+			 &cfg->campaign_shared_file};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}
+
 void bw_config_free(bw_config *cfg)
 {
 	free(cfg->tracker_dir);
@@ -30,6 +41,7 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	free_campaign_config(cfg);
 }
 
 /* ---- protected identities ---- */
@@ -199,24 +211,23 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 	return 0;
 }
 
-/* Where the news-outlet list is when [protected] outlets is not set:
- * BULWARK_OUTLETS, then data/news-outlets.conf in the source tree of a binary
- * run from its build directory (build/bulwark, build/tests/test_*), then
- * ../share/bulwark/news-outlets.conf beside an installed binary
- * (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when none exists. */
-static char *default_outlets_file(void)
+/* Where a shipped data file is: the environment variable env when set, then
+ * data/NAME in the source tree of a binary run from its build directory
+ * (build/bulwark, build/tests/test_*), then ../share/bulwark/NAME beside an
+ * installed binary (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when
+ * none exists (or env is set but empty). */
+char *bw_default_data_file(const char *name, const char *env)
 {
-	const char *env = getenv("BULWARK_OUTLETS");
-	if (env)
-		return *env ? bw_xstrdup(env) : NULL;
+	const char *ev = getenv(env);
+	if (ev)
+		return *ev ? bw_xstrdup(ev) : NULL;
 	char *exe = g_file_read_link("/proc/self/exe", NULL);
 	char *found = NULL;
 	if (exe) {
 		char *dir = g_path_get_dirname(exe);
-		const char *rel[] = {"../data/news-outlets.conf", "../../data/news-outlets.conf",
-				     "../share/bulwark/news-outlets.conf"};
+		const char *rel[] = {"../data", "../../data", "../share/bulwark"};
 		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && !found; i++) {
-			char *p = g_build_filename(dir, rel[i], NULL);
+			char *p = g_build_filename(dir, rel[i], name, NULL);
 			if (g_file_test(p, G_FILE_TEST_IS_REGULAR))
 				found = bw_xstrdup(p);
 			g_free(p);
@@ -224,9 +235,17 @@ static char *default_outlets_file(void)
 		g_free(dir);
 		g_free(exe);
 	}
-	if (!found && g_file_test("/usr/share/bulwark/news-outlets.conf", G_FILE_TEST_IS_REGULAR))
-		found = bw_xstrdup("/usr/share/bulwark/news-outlets.conf");
+	char *sys = g_build_filename("/usr/share/bulwark", name, NULL);
+	if (!found && g_file_test(sys, G_FILE_TEST_IS_REGULAR))
+		found = bw_xstrdup(sys);
+	g_free(sys);
 	return found;
+}
+
+/* The news-outlet list when [protected] outlets is not set (BULWARK_OUTLETS). */
+static char *default_outlets_file(void)
+{
+	return bw_default_data_file("news-outlets.conf", "BULWARK_OUTLETS");
 }
 
 /* Reads an unsigned size key if present; rejects negative and absurd values
@@ -272,6 +291,57 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+static void read_string(GKeyFile *kf, const char *group, const char *key, char **out)
+{
+	char *v = g_key_file_get_string(kf, group, key, NULL);
+	if (!v)
+		return;
+	g_strstrip(v);
+	free(*out);
+	*out = *v ? bw_xstrdup(v) : NULL;
+	g_free(v);
+}
+
+static int read_bool(GKeyFile *kf, const char *group, const char *key, bool *out, GError **err)
+{
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return 0;
+	gboolean v = g_key_file_get_boolean(kf, group, key, err);
+	if (*err)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* [store], [campaigns], [institution], [export] (docs/campaigns.md) */
+static int read_campaigns(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	read_string(kf, "store", "db", &cfg->store_db);
+	read_string(kf, "campaigns", "shared_infrastructure", &cfg->campaign_shared_file);
+	read_string(kf, "institution", "name", &cfg->institution_name);
+	read_string(kf, "institution", "identity_class", &cfg->institution_class);
+	read_string(kf, "institution", "sector", &cfg->institution_sector);
+	read_string(kf, "institution", "contact", &cfg->institution_contact);
+	read_string(kf, "export", "tlp", &cfg->export_tlp);
+	if (cfg->export_tlp) {
+		bw_ascii_lower(cfg->export_tlp);
+		const char *ok[] = {"clear", "green", "amber", "amber+strict", "red"};
+		bool known = false;
+		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+			known |= strcmp(cfg->export_tlp, ok[i]) == 0;
+		if (!known) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[export] tlp must be clear, green, amber, amber+strict or red");
+			return -1;
+		}
+	}
+	if (read_bool(kf, "store", "keep_bodies", &cfg->store_keep_bodies, err) < 0 ||
+	    read_bool(kf, "store", "include_recipients", &cfg->store_include_recipients, err) < 0 ||
+	    read_bool(kf, "export", "include_recipients", &cfg->export_include_recipients, err) < 0)
+		return -1;
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -311,6 +381,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 			g_free(short_file);
 		}
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
+		if (!err)
+			read_campaigns(kf, cfg, &err);
 	}
 	g_key_file_free(kf);
 	if (err)

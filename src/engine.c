@@ -8,6 +8,7 @@
 
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
+#include "bulwark/intel.h"
 #include "bulwark/mail.h"
 #include "bulwark/report.h"
 #include "bulwark/url.h"
@@ -41,6 +42,9 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	free(cfg->intel_db);
+	cfg->intel_db = NULL;
+	bw_strvec_free(&cfg->internal_networks);
 	free_campaign_config(cfg);
 }
 
@@ -291,6 +295,35 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+/* [intel] db and internal_networks (docs/intel.md). */
+static int read_intel(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	char *db = g_key_file_get_string(kf, "intel", "db", NULL);
+	if (db) {
+		g_strstrip(db);
+		free(cfg->intel_db);
+		cfg->intel_db = *db ? bw_xstrdup(db) : NULL;
+		g_free(db);
+	}
+	bw_strvec nets = {0};
+	read_list(kf, "intel", "internal_networks", &nets, true);
+	for (size_t i = 0; i < nets.n; i++) {
+		int prefix;
+		bw_obs_type t = strchr(nets.v[i], ':') ? BW_OBS_IPV6 : BW_OBS_IPV4;
+		char *net = bw_obs_normalise(t, nets.v[i], &prefix);
+		if (!net) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[intel] internal_networks: \"%s\" is not an IP network", nets.v[i]);
+			bw_strvec_free(&nets);
+			return -1;
+		}
+		bw_strvec_pushf(&cfg->internal_networks, "%s/%d", net, prefix < 0 ? (t == BW_OBS_IPV4 ? 32 : 128) : prefix);
+		free(net);
+	}
+	bw_strvec_free(&nets);
+	return 0;
+}
+
 static void read_string(GKeyFile *kf, const char *group, const char *key, char **out)
 {
 	char *v = g_key_file_get_string(kf, group, key, NULL);
@@ -382,6 +415,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		}
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
 		if (!err)
+			read_intel(kf, cfg, &err);
+		if (!err)
 			read_campaigns(kf, cfg, &err);
 	}
 	g_key_file_free(kf);
@@ -394,6 +429,19 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		return -1;
 	}
 	return 0;
+}
+
+/* A configured database must open; the default one is used when it exists. */
+static void open_intel(bw_engine *e, bw_strvec *errors)
+{
+	char *path = e->cfg.intel_db ? bw_xstrdup(e->cfg.intel_db) : bw_intel_default_path();
+	if (path && (e->cfg.intel_db || g_file_test(path, G_FILE_TEST_IS_REGULAR))) {
+		char *err = NULL;
+		e->intel = bw_intel_open(path, false, &err);
+		if (!e->intel)
+			bw_strvec_push_owned(errors, err);
+	}
+	free(path);
 }
 
 bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
@@ -422,6 +470,7 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 		free(outlets);
 	}
 	e->protected_ids = bw_protected_new(&e->cfg.identities, e->cfg.shorteners_file, errors);
+	open_intel(e, errors);
 	return e;
 }
 
@@ -432,6 +481,7 @@ void bw_engine_free(bw_engine *e)
 	bw_tracker_db_free(e->trackers);
 	bw_filetype_free(e->filetype);
 	bw_protected_free(e->protected_ids);
+	bw_intel_close(e->intel);
 	bw_config_free(&e->cfg);
 	free(e);
 }
@@ -474,6 +524,7 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	bw_received_parse(m, &e->cfg.internal_networks);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_ATTACHMENT)
 			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);

@@ -53,6 +53,8 @@ typedef struct bw_config {
 	char *outlets_file;          /* [protected] outlets; NULL: the default list */
 	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
 	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
+	char *intel_db;              /* [intel] db, or scan --db: must open; NULL: the default if present */
+	bw_strvec internal_networks; /* [intel] internal_networks: CIDRs whose Received hops are ours */
 	char *store_db;              /* [store] db, or NULL: bw_store_default_path() */
 	bool store_keep_bodies;      /* [store] keep_bodies */
 	bool store_include_recipients; /* [store] include_recipients */
@@ -79,6 +81,7 @@ typedef struct bw_engine {
 	bw_tracker_db *trackers; /* NULL when no lists are configured */
 	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
 	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
+	struct bw_intel *intel;      /* the intel database, or NULL (docs/intel.md) */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists go to

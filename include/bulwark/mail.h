@@ -19,6 +19,12 @@ void bw_mail_init(void);
 void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t len,
 		   const char *recipient, const bw_limits *lim);
 
+/* Fills m->received from the Received headers. IPs in internal_networks
+ * ("net/prefix" strings) count as internal, as private ones do. */
+void bw_received_parse(bw_message *m, const bw_strvec *internal_networks);
+/* ip (canonical or not) lies in "net/prefix". */
+bool bw_ip_in_network(const char *ip, const char *cidr);
+
 /* Calls fn for every message found under each path, in input order:
  * "-" (one message on standard input), a file (one message, or an mbox when
  * it starts with a "From " line), a Maildir (cur/ and new/), or a directory

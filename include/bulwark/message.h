@@ -24,6 +24,8 @@ typedef struct bw_part {
 	unsigned depth;       /* MIME nesting depth, 0 for the top-level body */
 	char sha256[65];      /* hex digest of data */
 	char *detected_type;  /* attachments: MIME type from content (libmagic), or NULL */
+	char md5[33];         /* attachments: hex digests of data, as intel feeds give them */
+	char sha1[41];
 } bw_part;
 
 typedef struct bw_address {
@@ -85,6 +87,15 @@ typedef struct bw_link {
 	bw_tracker *tracker;
 } bw_link;
 
+/* One Received header, top (newest) first. */
+typedef struct bw_received_hop {
+	char *from_host;      /* the name in the "from" clause, or NULL */
+	char *ip;             /* the connecting IP of the "from" clause, canonical, or NULL */
+	char *by_host;        /* the receiving host, or NULL */
+	bool internal;        /* ip is private, loopback, link-local or a configured internal network */
+	bool first_external;  /* the topmost hop with an external ip: who handed the message to us */
+} bw_received_hop;
+
 typedef enum bw_severity { BW_SEV_INFO, BW_SEV_LOW, BW_SEV_MEDIUM, BW_SEV_HIGH } bw_severity;
 
 typedef struct bw_finding {
@@ -124,6 +135,10 @@ typedef struct bw_message {
 	size_t nfindings, capfindings;
 	double score;
 	bw_verdict verdict;
+
+	/* parse: Received chain (bw_received_parse) */
+	bw_received_hop *received;
+	size_t nreceived;
 } bw_message;
 
 void bw_message_free(bw_message *m);

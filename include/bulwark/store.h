@@ -53,10 +53,6 @@ typedef struct bw_features {
 void bw_features_extract(const bw_message *m, bw_features *f);
 void bw_features_free(bw_features *f);
 
-/* The first relay outside private address space in the Received chain (the
- * hop that handed the message to our side), as text, or NULL. malloc'd. */
-char *bw_first_external_relay(const bw_message *m);
-
 /* ---- the store (src/campaign/store.c) ---- */
 
 typedef struct bw_store bw_store;

@@ -91,7 +91,7 @@ void bw_campaign_options_default(bw_campaign_options *o)
 static const struct link_kind {
 	const char *kind;
 	bool check_shared;   /* not when the value is shared infrastructure */
-	bool weak;           /* not when too common (COMMON_SHARE) */
+	bool weak;           /* links only in pairs, and not when too common (COMMON_SHARE) */
 } link_kinds[] = {
 	{"tracker-template", true, false},
 	{"return-path-domain", true, false},
@@ -358,14 +358,8 @@ static int find_linkable(sqlite3 *db, grouping *g, const bw_shared_infra *shared
 	return rc;
 }
 
-static void finish_run(grouping *g, sqlite3_int64 feature, uint8_t kind, const uint32_t *msgs, size_t n)
+static void add_link(grouping *g, sqlite3_int64 feature, uint8_t kind, const uint32_t *msgs, size_t n)
 {
-	if (n < 2)
-		return;
-	if (link_kinds[kind].weak && n > COMMON_MIN && (double)n > COMMON_SHARE * (double)g->n) {
-		g->common_skipped++;
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		uf_union(g->parent, msgs[0], msgs[i]);
 		g->linked[msgs[i]] |= (uint16_t)(LINK_FEATURE << kind);
@@ -374,11 +368,111 @@ static void finish_run(grouping *g, sqlite3_int64 feature, uint8_t kind, const u
 	g->links[g->nlinks++] = (feature_link){feature, msgs[0], (uint32_t)n, kind};
 }
 
+/* A weak feature carried by one message: linked later, in pairs. */
+typedef struct weak_ref {
+	uint32_t msg;
+	uint8_t kind;
+	sqlite3_int64 feature;
+} weak_ref;
+
+typedef struct weak_refs {
+	weak_ref *v;
+	size_t n, cap;
+} weak_refs;
+
+static void finish_run(grouping *g, weak_refs *weak, sqlite3_int64 feature, uint8_t kind,
+		       const uint32_t *msgs, size_t n)
+{
+	if (n < 2)
+		return;
+	if (!link_kinds[kind].weak) {
+		add_link(g, feature, kind, msgs, n);
+		return;
+	}
+	if (n > COMMON_MIN && (double)n > COMMON_SHARE * (double)g->n) {
+		g->common_skipped++;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bw_grow((void **)&weak->v, &weak->cap, weak->n + 1, sizeof *weak->v);
+		weak->v[weak->n++] = (weak_ref){msgs[i], kind, feature};
+	}
+}
+
+static int cmp_weak(const void *a, const void *b)
+{
+	const weak_ref *x = a, *y = b;
+	if (x->msg != y->msg)
+		return x->msg < y->msg ? -1 : 1;
+	return (x->feature > y->feature) - (x->feature < y->feature);
+}
+
+typedef struct weak_pair {
+	sqlite3_int64 a, b;  /* feature ids, a < b */
+	uint32_t msg;
+	uint8_t kind_a, kind_b;
+} weak_pair;
+
+static int cmp_pair(const void *x, const void *y)
+{
+	const weak_pair *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->b != q->b)
+		return p->b < q->b ? -1 : 1;
+	return (p->msg > q->msg) - (p->msg < q->msg);
+}
+
+/* Per message, at most this many weak features form pairs (at most 120). */
+#define WEAK_PER_MESSAGE 16
+
+/* One shared link or image domain is weak evidence: an attacker and a
+ * newsletter both link to the same brand, image host or shortener, and
+ * single-linkage would chain unrelated campaigns through it. Two shared
+ * (the landing domain and the image host, or the same domain as link and
+ * image) link messages. Pairs are compound keys, so this stays a sort. */
+static void link_weak_pairs(grouping *g, weak_refs *weak)
+{
+	qsort(weak->v, weak->n, sizeof *weak->v, cmp_weak);
+	weak_pair *pairs = NULL;
+	size_t np = 0, cap = 0;
+	for (size_t i = 0; i < weak->n;) {
+		size_t j = i;
+		while (j < weak->n && weak->v[j].msg == weak->v[i].msg)
+			j++;
+		size_t end = j - i > WEAK_PER_MESSAGE ? i + WEAK_PER_MESSAGE : j;
+		for (size_t x = i; x < end; x++)
+			for (size_t y = x + 1; y < end; y++) {
+				bw_grow((void **)&pairs, &cap, np + 1, sizeof *pairs);
+				pairs[np++] = (weak_pair){weak->v[x].feature, weak->v[y].feature, weak->v[x].msg,
+							  weak->v[x].kind, weak->v[y].kind};
+			}
+		i = j;
+	}
+	qsort(pairs, np, sizeof *pairs, cmp_pair);
+	uint32_t *run = bw_xmalloc((np + 1) * sizeof *run);
+	for (size_t i = 0; i < np;) {
+		size_t j = i;
+		while (j < np && pairs[j].a == pairs[i].a && pairs[j].b == pairs[i].b)
+			j++;
+		if (j - i >= 2) {
+			for (size_t k = i; k < j; k++)
+				run[k - i] = pairs[k].msg;
+			add_link(g, pairs[i].a, pairs[i].kind_a, run, j - i);
+			add_link(g, pairs[i].b, pairs[i].kind_b, run, j - i);
+		}
+		i = j;
+	}
+	free(run);
+	free(pairs);
+}
+
 /* One pass over message_feature in its primary-key order (feature, message). */
 static int link_features(sqlite3 *db, grouping *g, const linkable *lk, char **error)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT feature, message FROM message_feature ORDER BY feature, message", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT feature, message FROM message_feature ORDER BY feature, message",
+			       -1, &st, NULL) != SQLITE_OK)
 		return bw_store_fail(db, "reading observables", error);
 	size_t li = 0;
 	sqlite3_int64 cur = -1;
@@ -386,11 +480,12 @@ static int link_features(sqlite3 *db, grouping *g, const linkable *lk, char **er
 	bool cur_linkable = false;
 	uint32_t *run = NULL;
 	size_t nrun = 0, caprun = 0;
+	weak_refs weak = {0};
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		sqlite3_int64 f = sqlite3_column_int64(st, 0);
 		if (f != cur) {
 			if (cur_linkable)
-				finish_run(g, cur, cur_kind, run, nrun);
+				finish_run(g, &weak, cur, cur_kind, run, nrun);
 			nrun = 0;
 			cur = f;
 			while (li < lk->n && lk->id[li] < f)
@@ -407,9 +502,11 @@ static int link_features(sqlite3 *db, grouping *g, const linkable *lk, char **er
 		run[nrun++] = (uint32_t)m;
 	}
 	if (cur_linkable)
-		finish_run(g, cur, cur_kind, run, nrun);
+		finish_run(g, &weak, cur, cur_kind, run, nrun);
 	free(run);
 	sqlite3_finalize(st);
+	link_weak_pairs(g, &weak);
+	free(weak.v);
 	return 0;
 }
 
@@ -642,12 +739,21 @@ static int persist_reasons(sqlite3 *db, grouping *g, const campaign *cs, size_t 
 	} else {
 		uint32_t prev = UINT32_MAX;
 		size_t listed = 0;
+		sqlite3_int64 shown[MAX_INDICATORS];
 		for (size_t i = 0; i < g->nlinks && rc == 0; i++) {
 			uint32_t c = cidx[g->links[i].first];
-			listed = c == prev ? listed + 1 : 0;
+			if (c != prev)
+				listed = 0;
 			prev = c;
 			if (listed >= MAX_INDICATORS || c >= nc)
 				continue;
+			/* a weak feature appears once per pair it formed: the biggest counts */
+			bool dup = false;
+			for (size_t k = 0; k < listed; k++)
+				dup |= shown[k] == g->links[i].feature;
+			if (dup)
+				continue;
+			shown[listed++] = g->links[i].feature;
 			sqlite3_bind_int64(get, 1, g->links[i].feature);
 			if (sqlite3_step(get) == SQLITE_ROW) {
 				sqlite3_bind_text(put, 1, cs[c].id, -1, SQLITE_TRANSIENT);

@@ -1,6 +1,6 @@
 /* What the store keeps of a scanned message for correlation: observables
  * (addresses, domains, URLs, tracker templates, DKIM d=, the first external
- * relay, attachment hashes), SimHash fingerprints, recipients, date and a
+ * relay from the parse stage's Received chain, attachment hashes), SimHash fingerprints, recipients, date and a
  * body hash. Reads the parsed message only. */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -101,144 +101,27 @@ static void add_dkim_domains(bw_observables *o, const bw_message *m)
 	}
 }
 
-static bool ipv4_private(const unsigned char a[4])
-{
-	return a[0] == 10 || a[0] == 127 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
-	       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
-	       (a[0] == 100 && (a[1] & 0xc0) == 64) || a[0] >= 224;
-}
-
-static bool ipv6_private(const unsigned char a[16])
-{
-	static const unsigned char loop[16] = {[15] = 1};
-	return memcmp(a, loop, 16) == 0 || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
-}
-
-/* The IP of a Received header's "from" clause: "[1.2.3.4]" or "(... 1.2.3.4)",
- * before " by ". Writes the text form to out; false when there is none. */
-static bool received_from_ip(const char *v, char *out, size_t outsz, bool *is_public)
-{
-	const char *by = bw_ascii_strcasestr(v, " by ");
-	size_t lim = by ? (size_t)(by - v) : strlen(v);
-	for (size_t i = 0; i < lim; i++) {
-		if (v[i] != '[' && v[i] != '(' && v[i] != ' ')
-			continue;
-		size_t j = i + 1;
-		if (bw_ascii_istartswith(v + j, "IPv6:"))
-			j += 5;
-		size_t n = 0;
-		while (j + n < lim && (isxdigit((unsigned char)v[j + n]) || v[j + n] == '.' || v[j + n] == ':'))
-			n++;
-		if (n < 3 || n >= outsz || n >= 46)
-			continue;
-		char ip[46];
-		memcpy(ip, v + j, n);
-		ip[n] = '\0';
-		unsigned char a[16];
-		if (inet_pton(AF_INET, ip, a) == 1) {
-			*is_public = !ipv4_private(a);
-		} else if (strchr(ip, ':') && inet_pton(AF_INET6, ip, a) == 1) {
-			*is_public = !ipv6_private(a);
-		} else {
-			continue;
-		}
-		memcpy(out, ip, n + 1);
-		return true;
-	}
-	return false;
-}
-
-/* The relay's name in a Received header: the reverse-DNS name in
- * "from helo (rdns [ip])", else the HELO name, as its registrable domain;
- * with by, the name after " by ". malloc'd or NULL. */
-static char *received_name(const char *received, bool by)
-{
-	const char *p = received;
-	if (by) {
-		p = bw_ascii_strcasestr(received, " by ");
-		if (!p)
-			return NULL;
-		p += 4;
-	} else {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (!bw_ascii_istartswith(p, "from "))
-			return NULL;
-		p += 5;
-	}
-	while (isspace((unsigned char)*p))
-		p++;
-	const char *name = p;
-	size_t len = strcspn(p, " \t\r\n(;");
-	const char *paren = by ? NULL : strchr(p, '(');
-	if (paren && paren - p <= (ptrdiff_t)len + 2) {
-		size_t n = strcspn(paren + 1, " \t[)");
-		if (n && memchr(paren + 1, '.', n) && isalpha((unsigned char)paren[n])) {
-			name = paren + 1;
-			len = n;
-		}
-	}
-	if (!len || !memchr(name, '.', len) || len > 253)
-		return NULL;
-	char *host = bw_xstrndup(name, len);
-	bw_ascii_lower(host);
-	char *reg = bw_registrable_domain(host);
-	free(host);
-	return reg;
-}
-
-/* The Received header of the first external relay, its IP in ip. Received
- * headers are prepended, so walking down from the top we pass our own hops
- * first: those from private addresses or from hosts in a domain that one of
- * our hops' "by" names already showed to be ours (big providers relay
- * between their own public addresses). The first other hop is the one that
- * handed the message to us. */
-static const char *external_relay_hop(const bw_message *m, char ip[64])
-{
-	bw_strvec ours = {0};
-	const char *found = NULL;
-	for (size_t i = 0; i < m->nheaders && !found; i++) {
-		if (!bw_ascii_iequal(m->headers[i].name, "Received"))
-			continue;
-		const char *v = m->headers[i].value;
-		char *by = received_name(v, true);
-		if (by && !bw_strvec_contains(&ours, by) && ours.n < 32)
-			bw_strvec_push(&ours, by);
-		free(by);
-		bool pub = false;
-		if (!received_from_ip(v, ip, 64, &pub) || !pub)
-			continue;
-		char *from = received_name(v, false);
-		if (!from || !bw_strvec_contains(&ours, from))
-			found = v;
-		free(from);
-	}
-	bw_strvec_free(&ours);
-	return found;
-}
-
-char *bw_first_external_relay(const bw_message *m)
-{
-	char ip[64];
-	return external_relay_hop(m, ip) ? bw_xstrdup(ip) : NULL;
-}
-
+/* The first external relay (bw_received_parse), its name's registrable
+ * domain, and its /24 (IPv4) or /48 (IPv6). */
 static void add_relay(bw_observables *o, const bw_message *m)
 {
-	char ip[64];
-	const char *hop = external_relay_hop(m, ip);
+	const bw_received_hop *hop = NULL;
+	for (size_t i = 0; i < m->nreceived && !hop; i++)
+		if (m->received[i].first_external && m->received[i].ip)
+			hop = &m->received[i];
 	if (!hop)
 		return;
-	obs_add(o, "relay-ip", ip);
-	char *name = received_name(hop, false);
-	obs_add(o, "relay-domain", name);
+	obs_add(o, "relay-ip", hop->ip);
+	char *name = hop->from_host ? bw_registrable_domain(hop->from_host) : NULL;
+	if (name && strchr(name, '.'))
+		obs_add(o, "relay-domain", name);
 	free(name);
 	unsigned char a[16];
 	char net[80], txt[64];
-	if (inet_pton(AF_INET, ip, a) == 1) {
+	if (inet_pton(AF_INET, hop->ip, a) == 1) {
 		snprintf(net, sizeof net, "%u.%u.%u.0/24", a[0], a[1], a[2]);
 		obs_add(o, "relay-net", net);
-	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+	} else if (inet_pton(AF_INET6, hop->ip, a) == 1) {
 		memset(a + 6, 0, 10);
 		if (inet_ntop(AF_INET6, a, txt, sizeof txt)) {
 			snprintf(net, sizeof net, "%s/48", txt);
@@ -361,6 +244,8 @@ void bw_features_extract(const bw_message *m, bw_features *f)
 		g_checksum_update(body, (const guchar *)p->sha256, 64);
 		if (p->kind == BW_PART_ATTACHMENT && p->len > 0) {
 			obs_add(o, "attachment-sha256", p->sha256);
+			obs_add(o, "attachment-sha1", p->sha1);
+			obs_add(o, "attachment-md5", p->md5);
 			if (p->filename) {
 				char *fn = bw_xstrdup(p->filename);
 				bw_ascii_lower(fn);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/intel.h"
 #include "bulwark/store.h"
 #include "cli/cli.h"
 
@@ -87,17 +88,6 @@ int cmd_campaigns(int argc, char **argv)
 	return close_store(&sc, EXIT_CLEAN, err);
 }
 
-/* Where bulwark intel import puts its database by default. */
-static char *intel_default_path(void)
-{
-	const char *xdg = getenv("XDG_DATA_HOME");
-	char *p = xdg && *xdg ? g_build_filename(xdg, "bulwark", "intel.db", NULL)
-			      : g_build_filename(g_get_home_dir(), ".local", "share", "bulwark", "intel.db", NULL);
-	char *r = bw_xstrdup(p);
-	g_free(p);
-	return r;
-}
-
 int cmd_attribute(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -129,7 +119,7 @@ int cmd_attribute(int argc, char **argv)
 	}
 	if (open_store(&sc, config, store) < 0)
 		return EXIT_ERROR;
-	char *intel_path = intel ? bw_xstrdup(intel) : intel_default_path();
+	char *intel_path = intel ? bw_xstrdup(intel) : bw_intel_default_path();
 	char *err = NULL;
 	bw_attribute(sc.store, argv[optind], intel_path, sc.json, stdout, &err);
 	free(intel_path);

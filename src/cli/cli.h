@@ -11,6 +11,7 @@ enum { EXIT_CLEAN = 0, EXIT_FLAGGED = 1, EXIT_ERROR = 2 };
 int cmd_scan(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
+int cmd_intel(int argc, char **argv);
 int cmd_campaigns(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 int cmd_export(int argc, char **argv);

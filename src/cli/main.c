@@ -11,9 +11,10 @@
 static void usage(FILE *f)
 {
 	fputs("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] [--recipient ADDR]\n"
-	      "                    [--no-progress] PATH...\n"
+	      "                    [--db DB] [--no-progress] PATH...\n"
 	      "       bulwark sanitize [--config FILE] IN [-o OUT]\n"
 	      "       bulwark html PATH...\n"
+	      "       bulwark intel import|stats|lookup [--db DB] ... (bulwark intel --help)\n"
 	      "       bulwark scan --store DB ... (also records what was scanned)\n"
 	      "       bulwark campaigns [--store DB] [--json] [--config FILE]\n"
 	      "       bulwark attribute CAMPAIGN [--store DB] [--db INTEL_DB] [--json]\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
 		return cmd_sanitize(argc - 1, argv + 1);
 	if (strcmp(cmd, "html") == 0)
 		return cmd_html(argc - 1, argv + 1);
+	if (strcmp(cmd, "intel") == 0)
+		return cmd_intel(argc - 1, argv + 1);
 	if (strcmp(cmd, "campaigns") == 0)
 		return cmd_campaigns(argc - 1, argv + 1);
 	if (strcmp(cmd, "attribute") == 0)

@@ -79,12 +79,13 @@ int cmd_scan(int argc, char **argv)
 		{"trackers", required_argument, NULL, 't'},
 		{"recipient", required_argument, NULL, 'r'},
 		{"no-progress", no_argument, NULL, 'P'},
+		{"db", required_argument, NULL, 'd'},
 		{"store", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	bool json = false, progress = true;
-	const char *config = NULL, *trackers = NULL, *recipient = NULL, *store = NULL;
+	const char *config = NULL, *trackers = NULL, *recipient = NULL, *db = NULL, *store = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "jc:t:r:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -93,10 +94,11 @@ int cmd_scan(int argc, char **argv)
 		case 't': trackers = optarg; break;
 		case 'r': recipient = optarg; break;
 		case 'P': progress = false; break;
+		case 'd': db = optarg; break;
 		case 's': store = optarg; break;
 		case 'h':
 			puts("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] "
-			     "[--recipient ADDR] [--no-progress] [--store DB] PATH...");
+			     "[--recipient ADDR] [--db DB] [--no-progress] [--store DB] PATH...");
 			return EXIT_CLEAN;
 		default: return EXIT_ERROR;
 		}
@@ -116,13 +118,18 @@ int cmd_scan(int argc, char **argv)
 	}
 	if (recipient)
 		cfg.recipient = bw_xstrdup(recipient);
+	if (db) {
+		free(cfg.intel_db);
+		cfg.intel_db = bw_xstrdup(db);
+	}
 
 	bw_strvec errors = {0};
 	scan_run run = {.json = json, .color = !json && isatty(STDOUT_FILENO)};
 	run.engine = bw_engine_new(&cfg, &errors);
 	for (size_t i = 0; i < errors.n; i++)
 		fprintf(stderr, "bulwark: %s\n", errors.v[i]);
-	bool tracker_failure = run.engine->cfg.tracker_dir && !run.engine->trackers;
+	bool tracker_failure = (run.engine->cfg.tracker_dir && !run.engine->trackers) ||
+			       (run.engine->cfg.intel_db && !run.engine->intel);
 	bw_strvec_free(&errors);
 	if (tracker_failure) {
 		bw_engine_free(run.engine);

@@ -21,6 +21,7 @@ void bw_detect_tracking(bw_message *m, const bw_engine *e);
 void bw_detect_remote_content(bw_message *m, const bw_engine *e);
 void bw_detect_impersonation(bw_message *m, const bw_engine *e);
 void bw_detect_links(bw_message *m, const bw_engine *e);
+void bw_detect_intel(bw_message *m, const bw_engine *e);
 
 /* ---- protected identities, precomputed once per engine (identity.c) ---- */
 

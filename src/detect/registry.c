@@ -8,6 +8,7 @@ static const bw_detector detectors[] = {
 	{"remote-content", bw_detect_remote_content},
 	{"impersonation", bw_detect_impersonation},
 	{"links", bw_detect_links}, /* after tracking: reads link trackers */
+	{"intel", bw_detect_intel},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

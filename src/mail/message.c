@@ -109,6 +109,12 @@ void bw_message_free(bw_message *m)
 		free(m->findings[i].evidence_json);
 	}
 	free(m->findings);
+	for (size_t i = 0; i < m->nreceived; i++) {
+		free(m->received[i].from_host);
+		free(m->received[i].ip);
+		free(m->received[i].by_host);
+	}
+	free(m->received);
 	memset(m, 0, sizeof *m);
 }
 

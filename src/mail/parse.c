@@ -464,6 +464,12 @@ static void add_leaf(GMimePart *part, unsigned depth, void *arg)
 		char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)raw, len);
 		memcpy(bp->sha256, hex, 64);
 		g_free(hex);
+		hex = g_compute_checksum_for_data(G_CHECKSUM_MD5, (const guchar *)raw, len);
+		memcpy(bp->md5, hex, 32);
+		g_free(hex);
+		hex = g_compute_checksum_for_data(G_CHECKSUM_SHA1, (const guchar *)raw, len);
+		memcpy(bp->sha1, hex, 40);
+		g_free(hex);
 	} else {
 		/* Text: the decoded bytes are kept as they are when they are
 		 * UTF-8 already, else replaced by their conversion. */

@@ -153,15 +153,25 @@ static int is_tokenchar(int c)
  * recipient or per message replaced by a placeholder. */
 static void template_token(bw_buf *out, const char *s, size_t n)
 {
+	const char *pct_at = bw_ascii_strcasestr(s, "%40"); /* s is inside a NUL-terminated URL */
+	if (memchr(s, '@', n) || (pct_at && pct_at + 3 <= s + n)) {
+		bw_buf_puts(out, "{email}");
+		return;
+	}
+	/* "9f86d0818....gif": the stem varies, the extension does not */
+	const char *dot = memrchr(s, '.', n);
+	size_t ext = dot ? n - (size_t)(dot - s) - 1 : 0;
+	if (dot && dot > s && ext >= 1 && ext <= 5 && all_of(dot + 1, ext, isalnum)) {
+		template_token(out, s, (size_t)(dot - s));
+		bw_buf_append(out, dot, ext + 1);
+		return;
+	}
 	bool digit = false, alpha = false;
 	for (size_t i = 0; i < n; i++) {
 		digit |= isdigit((unsigned char)s[i]) != 0;
 		alpha |= isalpha((unsigned char)s[i]) != 0;
 	}
-	const char *pct_at = bw_ascii_strcasestr(s, "%40"); /* s is inside a NUL-terminated URL */
-	if (memchr(s, '@', n) || (pct_at && pct_at + 3 <= s + n)) {
-		bw_buf_puts(out, "{email}");
-	} else if (all_of(s, n, isdigit)) {
+	if (all_of(s, n, isdigit)) {
 		bw_buf_puts(out, "{n}");
 	} else if (n >= 8 && digit && all_of(s, n, isxdigit)) {
 		bw_buf_puts(out, "{hex}");

@@ -31,6 +31,7 @@ typedef struct candidate {
 	size_t indicators, infra, techniques;
 	GHashTable *types;   /* observable types of indicator matches */
 	GHashTable *seen;    /* evidence text already listed */
+	GHashTable *weighed; /* indicators already counted: several observables can match one */
 	bw_strvec evidence[3];
 } candidate;
 
@@ -52,6 +53,7 @@ static void candidate_free(gpointer p)
 	free(c->aliases);
 	g_hash_table_destroy(c->types);
 	g_hash_table_destroy(c->seen);
+	g_hash_table_destroy(c->weighed);
 	for (int i = 0; i < 3; i++)
 		bw_strvec_free(&c->evidence[i]);
 	free(c);
@@ -66,6 +68,7 @@ static candidate *get_candidate(attribution *a, const char *stix_id)
 	c->stix_id = bw_xstrdup(stix_id);
 	c->types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	c->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	c->weighed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(a->intel, "SELECT name, aliases FROM intrusion_set WHERE stix_id=?", -1, &st, NULL) ==
 	    SQLITE_OK) {
@@ -84,14 +87,19 @@ static candidate *get_candidate(attribution *a, const char *stix_id)
 	return c;
 }
 
-/* Adds evidence once (the same text from two messages counts once). */
-static void credit(attribution *a, const char *set, evidence_kind k, double weight, const char *what)
+/* Lists evidence once, and weighs it once per source (an indicator matched
+ * through the sender domain and the relay name is one piece of evidence). */
+static void credit(attribution *a, const char *set, evidence_kind k, double weight, const char *what,
+		   const char *source)
 {
 	candidate *c = get_candidate(a, set);
 	if (g_hash_table_contains(c->seen, what))
 		return;
 	g_hash_table_add(c->seen, g_strdup(what));
 	bw_strvec_push(&c->evidence[k], what);
+	if (g_hash_table_contains(c->weighed, source))
+		return;
+	g_hash_table_add(c->weighed, g_strdup(source));
 	c->score += weight;
 	if (k == EV_INDICATOR)
 		c->indicators++;
@@ -119,11 +127,12 @@ static void related_sets(attribution *a, const char *ref, bw_strvec *out)
 
 static void describe_hit(bw_buf *b, const attribution *a, const bw_intel_hit *h)
 {
-	bw_buf_printf(b, "%s %s (in %lld message%s) matched indicator %s%s%s [%s, source %s, pattern %s]", a->kind,
-		      a->value, a->messages, a->messages == 1 ? "" : "s", h->name ? "\"" : "",
-		      h->name ? h->name : (h->stix_id ? h->stix_id : "(unnamed)"), h->name ? "\"" : "",
-		      h->stix_id ? h->stix_id : "list entry", h->source ? h->source : "?",
-		      h->pattern ? h->pattern : h->value);
+	bw_buf_printf(b, "%s %s (in %lld message%s) matched indicator ", a->kind, a->value, a->messages,
+		      a->messages == 1 ? "" : "s");
+	if (h->name)
+		bw_buf_printf(b, "\"%s\" ", h->name);
+	bw_buf_printf(b, "[%s, source %s, pattern %s]", h->stix_id ? h->stix_id : "list entry",
+		      h->source ? h->source : "?", h->pattern ? h->pattern : h->value);
 }
 
 static void on_hit(const bw_intel_hit *h, void *arg)
@@ -131,11 +140,12 @@ static void on_hit(const bw_intel_hit *h, void *arg)
 	attribution *a = arg;
 	if (h->allow || (h->and_group && h->group_size > 1))
 		return; /* known good, or one part of an AND that needs the rest */
-	bw_buf what = {0};
+	bw_buf what = {0}, source = {0};
 	describe_hit(&what, a, h);
+	bw_buf_printf(&source, "indicator %lld", (long long)h->indicator_id);
 	bool credited = false;
 	for (size_t i = 0; h->intrusion_sets && i < h->intrusion_sets->n; i++) {
-		credit(a, h->intrusion_sets->v[i].stix_id, EV_INDICATOR, W_INDICATOR, what.data);
+		credit(a, h->intrusion_sets->v[i].stix_id, EV_INDICATOR, W_INDICATOR, what.data, source.data);
 		g_hash_table_add(get_candidate(a, h->intrusion_sets->v[i].stix_id)->types,
 				 g_strdup(bw_obs_type_name(h->type)));
 		credited = true;
@@ -151,7 +161,7 @@ static void on_hit(const bw_intel_hit *h, void *arg)
 				bw_buf w = {0};
 				bw_buf_printf(&w, "%s, an indicator of %s %s, which is related to this intrusion set", what.data,
 					      how[v], via[v]->v[i].name ? via[v]->v[i].name : via[v]->v[i].stix_id);
-				credit(a, sets.v[k], EV_INFRA, W_INFRA / (double)sets.n, w.data);
+				credit(a, sets.v[k], EV_INFRA, W_INFRA / (double)sets.n, w.data, source.data);
 				bw_buf_free(&w);
 				credited = true;
 			}
@@ -161,6 +171,7 @@ static void on_hit(const bw_intel_hit *h, void *arg)
 	if (!credited && !bw_strvec_contains(&a->unrelated, what.data) && a->unrelated.n < 100)
 		bw_strvec_push(&a->unrelated, what.data);
 	bw_buf_free(&what);
+	bw_buf_free(&source);
 }
 
 /* The campaign's observable kinds and the intel type they are looked up as. */
@@ -214,7 +225,8 @@ static void relay_neighbours(attribution *a, const char *ip)
 		bw_buf_printf(&w, "first external relay %s (in %lld message%s) is in the same /24 as %s, indicator %s",
 			      ip, a->messages, a->messages == 1 ? "" : "s", sqlite3_column_text(st, 0),
 			      sqlite3_column_text(st, 1));
-		credit(a, (const char *)sqlite3_column_text(st, 2), EV_INFRA, W_INFRA, w.data);
+		credit(a, (const char *)sqlite3_column_text(st, 2), EV_INFRA, W_INFRA, w.data,
+		       (const char *)sqlite3_column_text(st, 1));
 		bw_buf_free(&w);
 	}
 	sqlite3_finalize(st);
@@ -240,7 +252,8 @@ static void technique_overlap(attribution *a, const bw_strvec *techniques)
 			bw_buf w = {0};
 			bw_buf_printf(&w, "technique %s, used by %lld of %zu intrusion sets (rarity %.2f)", techniques->v[i],
 				      users, a->nsets, rarity);
-			credit(a, (const char *)sqlite3_column_text(st, 0), EV_TECHNIQUE, W_TECHNIQUE * rarity, w.data);
+			credit(a, (const char *)sqlite3_column_text(st, 0), EV_TECHNIQUE, W_TECHNIQUE * rarity, w.data,
+			       techniques->v[i]);
 			bw_buf_free(&w);
 		}
 		sqlite3_reset(st);

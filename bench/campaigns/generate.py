@@ -107,13 +107,14 @@ def snowshoe(store, rng, cid, size, mid, bulletproof, institution, t0):
     bodies varied beyond the SimHash threshold now and then, sent from
     hosting that other snowshoe senders use too: the hard case."""
     landing = [f"{label(rng)}.online" for _ in range(5)]
+    nets = rng.sample(bulletproof, 2)
     sim_b = rng.getrandbits(64)
     start = t0 + rng.randrange(2 * 365 * 86400)
     for _ in range(size):
         mid += 1
         dom = f"{label(rng, 10)}.top"
         obs = [("from-domain", dom), ("from-address", f"info@{dom}"), ("return-path-domain", dom),
-               ("relay-net", rng.choice(bulletproof)), ("link-domain", rng.choice(landing))]
+               ("relay-net", rng.choice(nets)), ("link-domain", rng.choice(landing))]
         store.add(mid, cid, start + rng.randrange(30 * 86400), f"info@{dom}", f"campaign {cid}",
                   rng.getrandbits(64), flip(rng, sim_b, rng.choice([0, 1, 2, 3, 4, 5])), obs,
                   rng.choice(institution), "")
@@ -125,8 +126,8 @@ def generate(store, n, rng):
     mid = 0
     institution = [f"staff{i}@parliament.example" for i in range(5000)]
     sizes = campaign_sizes(rng, n)
-    # bulletproof hosting: a few /24s that unrelated snowshoe senders share
-    bulletproof = [f"185.{rng.randrange(256)}.{rng.randrange(256)}.0/24" for _ in range(50)]
+    # bulletproof hosting: /24s that unrelated snowshoe senders sometimes share
+    bulletproof = [f"185.{rng.randrange(256)}.{rng.randrange(256)}.0/24" for _ in range(1000)]
     for cid, size in enumerate(sizes, 1):
         if rng.random() < 0.1:
             mid = snowshoe(store, rng, cid, size, mid, bulletproof, institution, t0)

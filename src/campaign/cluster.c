@@ -139,6 +139,13 @@ typedef struct grouping {
 	size_t common_skipped;  /* weak features not linked because too common */
 } grouping;
 
+/* qsort, which must not be given a NULL array even when it is empty. */
+static void sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static uint32_t uf_find(uint32_t *p, uint32_t x)
 {
 	while (p[x] != x) {
@@ -208,7 +215,7 @@ static void link_simhash(grouping *g, simrec *recs, size_t n, int k, uint16_t fl
 {
 	if (n < 2)
 		return;
-	qsort(recs, n, sizeof *recs, cmp_simrec);
+	sort(recs, n, sizeof *recs, cmp_simrec);
 	size_t nu = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (nu && recs[nu - 1].h == recs[i].h) {
@@ -221,7 +228,7 @@ static void link_simhash(grouping *g, simrec *recs, size_t n, int k, uint16_t fl
 	}
 	for (int band = 0; band < 4; band++) {
 		band_of = band;
-		qsort(recs, nu, sizeof *recs, cmp_band);
+		sort(recs, nu, sizeof *recs, cmp_band);
 		for (size_t i = 0; i < nu; i++) {
 			uint64_t key = (recs[i].h >> (16 * band)) & 0xffff;
 			for (size_t j = i + 1; j < nu && j <= i + LSH_NEIGHBOURS; j++) {
@@ -371,6 +378,7 @@ static void add_link(grouping *g, sqlite3_int64 feature, uint8_t kind, const uin
 /* A weak feature carried by one message: linked later, in pairs. */
 typedef struct weak_ref {
 	uint32_t msg;
+	uint32_t carriers;   /* messages carrying the feature: fewer is more specific */
 	uint8_t kind;
 	sqlite3_int64 feature;
 } weak_ref;
@@ -395,7 +403,7 @@ static void finish_run(grouping *g, weak_refs *weak, sqlite3_int64 feature, uint
 	}
 	for (size_t i = 0; i < n; i++) {
 		bw_grow((void **)&weak->v, &weak->cap, weak->n + 1, sizeof *weak->v);
-		weak->v[weak->n++] = (weak_ref){msgs[i], kind, feature};
+		weak->v[weak->n++] = (weak_ref){msgs[i], (uint32_t)n, kind, feature};
 	}
 }
 
@@ -404,6 +412,8 @@ static int cmp_weak(const void *a, const void *b)
 	const weak_ref *x = a, *y = b;
 	if (x->msg != y->msg)
 		return x->msg < y->msg ? -1 : 1;
+	if (x->carriers != y->carriers)
+		return x->carriers < y->carriers ? -1 : 1;
 	return (x->feature > y->feature) - (x->feature < y->feature);
 }
 
@@ -423,8 +433,9 @@ static int cmp_pair(const void *x, const void *y)
 	return (p->msg > q->msg) - (p->msg < q->msg);
 }
 
-/* Per message, at most this many weak features form pairs (at most 120). */
-#define WEAK_PER_MESSAGE 16
+/* Per message, the most specific this many weak features form pairs (at
+ * most 28, 24 bytes each: bounded memory for a million messages). */
+#define WEAK_PER_MESSAGE 8
 
 /* One shared link or image domain is weak evidence: an attacker and a
  * newsletter both link to the same brand, image host or shortener, and
@@ -433,7 +444,7 @@ static int cmp_pair(const void *x, const void *y)
  * image) link messages. Pairs are compound keys, so this stays a sort. */
 static void link_weak_pairs(grouping *g, weak_refs *weak)
 {
-	qsort(weak->v, weak->n, sizeof *weak->v, cmp_weak);
+	sort(weak->v, weak->n, sizeof *weak->v, cmp_weak);
 	weak_pair *pairs = NULL;
 	size_t np = 0, cap = 0;
 	for (size_t i = 0; i < weak->n;) {
@@ -443,13 +454,18 @@ static void link_weak_pairs(grouping *g, weak_refs *weak)
 		size_t end = j - i > WEAK_PER_MESSAGE ? i + WEAK_PER_MESSAGE : j;
 		for (size_t x = i; x < end; x++)
 			for (size_t y = x + 1; y < end; y++) {
+				const weak_ref *p = &weak->v[x], *q = &weak->v[y];
+				if (p->feature > q->feature) {
+					const weak_ref *t = p;
+					p = q;
+					q = t;
+				}
 				bw_grow((void **)&pairs, &cap, np + 1, sizeof *pairs);
-				pairs[np++] = (weak_pair){weak->v[x].feature, weak->v[y].feature, weak->v[x].msg,
-							  weak->v[x].kind, weak->v[y].kind};
+				pairs[np++] = (weak_pair){p->feature, q->feature, p->msg, p->kind, q->kind};
 			}
 		i = j;
 	}
-	qsort(pairs, np, sizeof *pairs, cmp_pair);
+	sort(pairs, np, sizeof *pairs, cmp_pair);
 	uint32_t *run = bw_xmalloc((np + 1) * sizeof *run);
 	for (size_t i = 0; i < np;) {
 		size_t j = i;
@@ -542,7 +558,7 @@ static int cmp_campaign_new(const void *a, const void *b)
 static void sort_campaigns(campaign *cs, size_t nc, int (*cmp)(const void *, const void *),
 			   grouping *g, uint32_t *cidx)
 {
-	qsort(cs, nc, sizeof *cs, cmp);
+	sort(cs, nc, sizeof *cs, cmp);
 	uint32_t *by_root = bw_xmalloc((g->n + 1) * sizeof *by_root);
 	for (size_t c = 0; c < nc; c++)
 		by_root[cs[c].root] = (uint32_t)c;
@@ -728,7 +744,8 @@ static int persist_reasons(sqlite3 *db, grouping *g, const campaign *cs, size_t 
 		if (cidx[g->links[i].first] != UINT32_MAX)
 			g->links[keep++] = g->links[i];
 	g->nlinks = keep;
-	g_qsort_with_data(g->links, (gint)g->nlinks, sizeof *g->links, cmp_link, (void *)cidx);
+	if (g->nlinks > 1)
+		g_qsort_with_data(g->links, (gint)g->nlinks, sizeof *g->links, cmp_link, (void *)cidx);
 	sqlite3_stmt *get = NULL, *put = NULL;
 	int rc = 0;
 	sqlite3_exec(db, "BEGIN; DELETE FROM campaign_reason", NULL, NULL, NULL);
@@ -802,7 +819,7 @@ static void ckeys_add(ckeys *k, uint32_t c, uint64_t key, const char *text)
 /* Start of each campaign's run in a sorted ckeys (nc + 1 offsets). */
 static size_t *ckeys_index(ckeys *k, size_t nc)
 {
-	qsort(k->v, k->n, sizeof *k->v, cmp_ckey);
+	sort(k->v, k->n, sizeof *k->v, cmp_ckey);
 	size_t *start = bw_xcalloc(nc + 2, sizeof *start);
 	size_t i = 0;
 	for (size_t c = 0; c <= nc; c++) {
@@ -949,9 +966,9 @@ static void report_one(sqlite3 *db, const grouping *g, const campaign *c, size_t
 		else
 			sc[nsc++] = (sender_count){d->senders.v[i].text, 1};
 	}
-	qsort(sc, nsc, sizeof *sc, cmp_sender);
+	sort(sc, nsc, sizeof *sc, cmp_sender);
 	bw_strvec *attack = &d->attack[ci];
-	qsort(attack->v, attack->n, sizeof *attack->v, strcmp_ptr);
+	sort(attack->v, attack->n, sizeof *attack->v, strcmp_ptr);
 	const uint32_t *by_kind = d->by_kind[ci];
 	static const char *const sim_reason[] = {"near-duplicate subject (SimHash)",
 						 "near-duplicate body text (SimHash)"};

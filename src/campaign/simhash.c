@@ -244,7 +244,8 @@ char *bw_url_template(const char *url)
 			if (*q)
 				q++;
 		}
-		qsort(pairs.v, pairs.n, sizeof *pairs.v, cmp_str);
+		if (pairs.n > 1)
+			qsort(pairs.v, pairs.n, sizeof *pairs.v, cmp_str);
 		for (size_t i = 0; i < pairs.n; i++) {
 			bw_buf_putc(&out, i ? '&' : '?');
 			bw_buf_puts(&out, pairs.v[i]);

@@ -227,6 +227,34 @@ static const struct {
 };
 #define NCORPUS (sizeof corpus / sizeof corpus[0])
 
+/* Exchange Online relays between its own public addresses: the first
+ * external relay is the host that handed the message to outlook.com. */
+static void test_first_external_relay(void **state)
+{
+	const char *raw =
+		"Received: from MN0PR19MB6408.namprd19.prod.outlook.com (2603:10b6:208:3d3::7) by\r\n"
+		" MN0PR19MB6312.namprd19.prod.outlook.com with HTTPS; Wed, 26 Jul 2023 21:13:38 +0000\r\n"
+		"Received: from VI1EUR05FT062.eop-eur05.prod.protection.outlook.com (2603:10a6:d10:a1:cafe::d5)\r\n"
+		" by MN0PR19MB6408.namprd19.prod.outlook.com (2603:10b6:208:3d3::7) with SMTP\r\n"
+		"Received: from thcultarfdes.co.uk (89.144.44.2) by\r\n"
+		" VI1EUR05FT062.mail.protection.outlook.com (10.233.243.189) with SMTP\r\n"
+		"Received: from [10.0.0.5] (forged.example [203.0.113.9]) by thcultarfdes.co.uk with SMTP\r\n"
+		"From: <a@thcultarfdes.co.uk>\r\nSubject: x\r\n\r\nbody\r\n";
+	bw_message m = {0};
+	bw_engine_scan(eng, &m, "test", raw, strlen(raw));
+	bw_features f;
+	bw_features_extract(&m, &f);
+	bool ip = false, net = false, name = false;
+	for (size_t i = 0; i < f.obs.n; i++) {
+		ip |= strcmp(f.obs.v[i].kind, "relay-ip") == 0 && strcmp(f.obs.v[i].value, "89.144.44.2") == 0;
+		net |= strcmp(f.obs.v[i].kind, "relay-net") == 0 && strcmp(f.obs.v[i].value, "89.144.44.0/24") == 0;
+		name |= strcmp(f.obs.v[i].kind, "relay-domain") == 0 && strcmp(f.obs.v[i].value, "thcultarfdes.co.uk") == 0;
+	}
+	assert_true(ip && net && name);
+	bw_features_free(&f);
+	bw_message_free(&m);
+}
+
 static void test_store_is_idempotent(void **state)
 {
 	char *path = tmp_store_path(), *err = NULL;
@@ -312,6 +340,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simhash_near_duplicates),
 		cmocka_unit_test(test_url_template),
+		cmocka_unit_test(test_first_external_relay),
 		cmocka_unit_test(test_store_is_idempotent),
 		cmocka_unit_test(test_grouping),
 		cmocka_unit_test(test_two_batches_equal_one),

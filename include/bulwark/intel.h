@@ -125,6 +125,13 @@ void bw_intel_summary_free(bw_intel_summary *s);
 int bw_intel_import(bw_intel *in, const char *path, const char *source, const char *galaxy_dir,
 		    bw_intel_summary *sum, char **error);
 
+/* Rewrites PATH.idx, the memory-mapped index of the observables of live
+ * (not revoked, not superseded) indicators that the matcher then probes
+ * instead of SQLite (docs/intel.md). Run after importing. */
+int bw_intel_build_index(bw_intel *in, char **error);
+/* The matcher uses the memory-mapped index (else SQLite queries). */
+bool bw_intel_uses_index(const bw_intel *in);
+
 typedef struct bw_intel_stats {
 	int64_t indicators, block, allow, revoked, observables, relationships;
 	int64_t intrusion_sets, techniques, set_techniques, campaigns, malware;

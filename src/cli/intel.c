@@ -110,6 +110,10 @@ int cmd_intel(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	const char *sub = argv[1];
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+		intel_usage(stdout);
+		return EXIT_CLEAN;
+	}
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'c'},
@@ -165,6 +169,14 @@ int cmd_intel(int argc, char **argv)
 			}
 			bw_intel_summary_free(&sum);
 		}
+		char *err = NULL;
+		if (bw_intel_build_index(in, &err) < 0) {
+			fprintf(stderr, "bulwark intel: index not rebuilt (lookups use SQLite): %s\n", err);
+			free(err);
+			status = EXIT_ERROR;
+		} else {
+			printf("index: %s.idx rebuilt\n", bw_intel_path(in));
+		}
 	} else if (stats) {
 		bw_intel_stats s;
 		char *err = NULL;
@@ -173,7 +185,8 @@ int cmd_intel(int argc, char **argv)
 			free(err);
 			status = EXIT_ERROR;
 		} else {
-			printf("database: %s\n", bw_intel_path(in));
+			printf("database: %s (matching through %s)\n", bw_intel_path(in),
+			       bw_intel_uses_index(in) ? "its memory-mapped index" : "SQLite queries");
 			printf("indicators: %lld (block %lld, allow %lld, revoked %lld)\n", (long long)s.indicators,
 			       (long long)s.block, (long long)s.allow, (long long)s.revoked);
 			printf("observables: %lld\n", (long long)s.observables);
@@ -197,7 +210,8 @@ int cmd_intel(int argc, char **argv)
 			printf("%s (%s):\n", args[i], bw_obs_type_name(t));
 			int n = bw_intel_match(in, t, args[i], time(NULL), on_hit, &blocks);
 			if (n < 0) {
-				fprintf(stderr, "bulwark intel: \"%s\" is not a valid %s\n", args[i], bw_obs_type_name(t));
+				fprintf(stderr, "bulwark intel: \"%s\" is not one valid %s%s\n", args[i],
+					bw_obs_type_name(t), strchr(args[i], '/') ? " (look up an address, not a range)" : "");
 				status = EXIT_ERROR;
 			} else if (n == 0) {
 				puts("  no active indicator");

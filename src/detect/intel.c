@@ -236,27 +236,30 @@ static void on_hit(const bw_intel_hit *h, void *arg)
 					      h->observable_id, h->and_group, h->group_size};
 }
 
-/* Without AND groups any match counts; a group counts when each of its
- * observables matched something in the message. */
+/* A match outside AND groups counts; one in a group counts when each of the
+ * group's observables matched something in the message. */
+static bool counts(const indicator_hit *ih, const match *a)
+{
+	if (!a->and_group)
+		return true;
+	size_t distinct = 0;
+	for (size_t j = 0; j < ih->nmatches; j++) {
+		const match *b = &ih->matches[j];
+		if (b->and_group != a->and_group)
+			continue;
+		bool first = true;
+		for (size_t k = 0; k < j && first; k++)
+			first = ih->matches[k].observable_id != b->observable_id;
+		distinct += first;
+	}
+	return distinct >= a->group_size;
+}
+
 static bool indicator_matches(const indicator_hit *ih)
 {
-	for (size_t i = 0; i < ih->nmatches; i++) {
-		const match *a = &ih->matches[i];
-		if (!a->and_group)
+	for (size_t i = 0; i < ih->nmatches; i++)
+		if (counts(ih, &ih->matches[i]))
 			return true;
-		size_t distinct = 0;
-		for (size_t j = 0; j < ih->nmatches; j++) {
-			const match *b = &ih->matches[j];
-			if (b->and_group != a->and_group)
-				continue;
-			bool first = true;
-			for (size_t k = 0; k < j && first; k++)
-				first = ih->matches[k].observable_id != b->observable_id;
-			distinct += first;
-		}
-		if (distinct >= a->group_size)
-			return true;
-	}
 	return false;
 }
 
@@ -274,8 +277,13 @@ static void emit(bw_message *m, const scan *s, const indicator_hit *ih)
 	/* weak on their own: a name or subject can be innocent, and hops below
 	 * the first external one are written by the sender */
 	bool strong = false, all_allowed = true;
+	const observable *first = NULL;
 	for (size_t i = 0; i < ih->nmatches; i++) {
+		if (!counts(ih, &ih->matches[i]))
+			continue;
 		const observable *o = &s->obs[ih->matches[i].obs];
+		if (!first)
+			first = o;
 		if (o->type != BW_OBS_FILENAME && o->type != BW_OBS_SUBJECT &&
 		    !(strncmp(o->where, "Received", 8) == 0 && !strstr(o->where, "first external")))
 			strong = true;
@@ -284,7 +292,6 @@ static void emit(bw_message *m, const scan *s, const indicator_hit *ih)
 	}
 	bw_severity sev = all_allowed ? BW_SEV_LOW : strong ? BW_SEV_HIGH : BW_SEV_MEDIUM;
 	double score = all_allowed ? 1.0 : strong ? 10.0 : 5.0;
-	const observable *first = &s->obs[ih->matches[0].obs];
 
 	bw_buf sum = {0};
 	bw_buf_printf(&sum, "Known indicator: %s %s (%s) matches %s from %s", bw_obs_type_name(first->type),
@@ -311,10 +318,14 @@ static void emit(bw_message *m, const scan *s, const indicator_hit *ih)
 	bw_buf_printf(&ev, ",\"labels\":%s", ih->labels ? ih->labels : "[]");
 	bw_buf_append(&ev, ih->related.data, ih->related.len);
 	bw_buf_puts(&ev, ",\"matches\":[");
+	bool comma = false;
 	for (size_t i = 0; i < ih->nmatches; i++) {
 		const match *mt = &ih->matches[i];
+		if (!counts(ih, mt))
+			continue;
 		const observable *o = &s->obs[mt->obs];
-		bw_buf_puts(&ev, i ? ",{\"type\":" : "{\"type\":");
+		bw_buf_puts(&ev, comma ? ",{\"type\":" : "{\"type\":");
+		comma = true;
 		bw_json_string(&ev, bw_obs_type_name(o->type));
 		bw_buf_puts(&ev, ",\"seen\":");
 		bw_json_string(&ev, o->value);

@@ -122,13 +122,6 @@ static int import_json(bw_intel *in, const char *path, json_t *root, const char 
 		*error = bw_buf_steal(&b);
 		rc = -1;
 	}
-	if (rc < 0 && *error && strncmp(*error, path, strlen(path)) != 0) {
-		/* importers name the object; the file goes in front */
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: %s", path, *error);
-		free(*error);
-		*error = bw_buf_steal(&b);
-	}
 	return rc;
 }
 
@@ -197,6 +190,14 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 		return intel_error(in, error);
 	}
 	int rc = import_path(in, path, source ? source : base, galaxy_dir, sum, error);
+	if (rc < 0 && *error && strncmp(*error, path, strlen(path)) != 0) {
+		/* importers name the object, line or event file; the file
+		 * given goes in front */
+		bw_buf b = {0};
+		bw_buf_printf(&b, "%s: %s", path, *error);
+		free(*error);
+		*error = bw_buf_steal(&b);
+	}
 	if (rc == 0 && intel_exec(in, "COMMIT", "") < 0)
 		rc = intel_error(in, error);
 	if (rc < 0) {

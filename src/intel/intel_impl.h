@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "bulwark/intel.h"
+#include "bulwark/ioc_index.h"
 
 #define INTEL_MAX_STMTS 48
 
@@ -20,6 +21,7 @@ struct bw_intel {
 	unsigned char prefixes[2][129];
 	bool prefixes_loaded;
 	char *error; /* the last statement error, for intel_error() */
+	bw_ioc_index *ix; /* PATH.idx when it is as new as the database, else NULL */
 };
 
 /* Runs sql (a string literal: statements are cached by its address) with

@@ -86,6 +86,15 @@ static void lex_quoted(parser *p, size_t start, size_t open)
 	p->pos = i + 1;
 }
 
+/* A failed literal leaves no token behind for the parser to read. */
+static void lex_literal(parser *p, tok_kind kind, size_t start, size_t open)
+{
+	p->cur.kind = kind;
+	lex_quoted(p, start, open);
+	if (p->error)
+		p->cur.kind = T_END;
+}
+
 static void next(parser *p)
 {
 	free(p->cur.text);
@@ -116,13 +125,11 @@ static void next(parser *p)
 		return;
 	}
 	if (c == '\'') {
-		p->cur.kind = T_STRING;
-		lex_quoted(p, st, st);
+		lex_literal(p, T_STRING, st, st);
 		return;
 	}
 	if ((c == 't' || c == 'h' || c == 'b') && d == '\'') {
-		p->cur.kind = T_OTHER_LITERAL;
-		lex_quoted(p, st, st + 1);
+		lex_literal(p, T_OTHER_LITERAL, st, st + 1);
 		return;
 	}
 	if (isdigit((unsigned char)c) || c == '.' || ((c == '-' || c == '+') &&

@@ -8,8 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "intel/intel_impl.h"
+
+static const char *col(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS indicator("
@@ -55,6 +61,79 @@ int intel_error(bw_intel *in, char **error)
 	return -1;
 }
 
+static char *index_path(const bw_intel *in)
+{
+	return g_strconcat(in->path, ".idx", NULL);
+}
+
+/* The index is used only when it was written after the database's last
+ * change: a failed rebuild must not hide newer indicators. */
+static void open_index(bw_intel *in)
+{
+	char *ip = index_path(in);
+	struct stat db, ix;
+	if (stat(in->path, &db) == 0 && stat(ip, &ix) == 0 &&
+	    (ix.st_mtim.tv_sec > db.st_mtim.tv_sec ||
+	     (ix.st_mtim.tv_sec == db.st_mtim.tv_sec && ix.st_mtim.tv_nsec >= db.st_mtim.tv_nsec))) {
+		char *err = NULL;
+		in->ix = bw_ioc_index_open(ip, &err);
+		free(err); /* a broken index: SQLite answers instead */
+	}
+	g_free(ip);
+}
+
+bool bw_intel_uses_index(const bw_intel *in)
+{
+	return in->ix != NULL;
+}
+
+_Static_assert((int)BW_OBS_FILENAME == (int)BW_IOC_FILENAME && (int)BW_OBS_IPV4 == (int)BW_IOC_IPV4,
+	       "bw_obs_type and bw_ioc_type share their order");
+
+int bw_intel_build_index(bw_intel *in, char **error)
+{
+	bw_ioc_record *recs = NULL;
+	size_t n = 0, cap = 0;
+	bw_strvec values = {0};
+	int rc;
+	sqlite3_stmt *st = intel_run(in, &rc,
+				     "SELECT o.id, o.type, o.value, o.prefix_len FROM observable o"
+				     " JOIN indicator i ON i.id = o.indicator_id"
+				     " WHERE NOT i.revoked AND NOT i.superseded",
+				     "");
+	for (; st && rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+		bw_obs_type t = bw_obs_type_from_name(col(st, 1));
+		if (t == BW_OBS_NONE)
+			continue;
+		bw_grow((void **)&recs, &cap, n + 1, sizeof *recs);
+		bool ip = t == BW_OBS_IPV4 || t == BW_OBS_IPV6;
+		int prefix = sqlite3_column_type(st, 3) == SQLITE_NULL ? (t == BW_OBS_IPV4 ? 32 : 128)
+									: sqlite3_column_int(st, 3);
+		bw_strvec_push(&values, col(st, 2));
+		recs[n++] = (bw_ioc_record){(bw_ioc_type)t, NULL, ip ? (uint8_t)prefix : 0,
+					    (uint64_t)sqlite3_column_int64(st, 0)};
+	}
+	if (st)
+		sqlite3_reset(st);
+	int result = 0;
+	if (!st || rc != SQLITE_DONE) {
+		result = intel_error(in, error);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			recs[i].value = values.v[i];
+		char *ip = index_path(in);
+		result = bw_ioc_index_write(ip, recs, n, error);
+		g_free(ip);
+	}
+	free(recs);
+	bw_strvec_free(&values);
+	bw_ioc_index_close(in->ix);
+	in->ix = NULL;
+	if (result == 0)
+		open_index(in);
+	return result;
+}
+
 bw_intel *bw_intel_open(const char *path, bool writable, char **error)
 {
 	bw_intel *in = bw_xcalloc(1, sizeof *in);
@@ -81,6 +160,7 @@ bw_intel *bw_intel_open(const char *path, bool writable, char **error)
 		return NULL;
 	}
 	sqlite3_busy_timeout(in->db, 5000);
+	open_index(in);
 	return in;
 }
 
@@ -90,6 +170,7 @@ void bw_intel_close(bw_intel *in)
 		return;
 	for (size_t i = 0; i < in->nstmts; i++)
 		sqlite3_finalize(in->stmts[i].st);
+	bw_ioc_index_close(in->ix);
 	sqlite3_close(in->db);
 	free(in->path);
 	free(in->error);
@@ -162,11 +243,6 @@ int intel_exec(bw_intel *in, const char *sql, const char *types, ...)
 	if (st)
 		sqlite3_reset(st);
 	return st ? 0 : -1;
-}
-
-static const char *col(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
 }
 
 /* ---- shared by the importers ---- */
@@ -364,9 +440,16 @@ static void load_prefixes(bw_intel *in)
  * the networks containing an address. */
 static void candidates(bw_intel *in, bw_obs_type type, const char *value, ref_list *out)
 {
+	if (in->ix) {
+		uint64_t refs[256];
+		size_t n = bw_ioc_index_lookup(in->ix, (bw_ioc_type)type, value, refs, 256);
+		for (size_t i = 0; i < n && i < 256; i++)
+			ref_push(out, (int64_t)refs[i]);
+		return;
+	}
 	candidates_exact(in, type, value, -1, out);
 	if (type == BW_OBS_DOMAIN) {
-		for (const char *d = strchr(value, '.'); d && strchr(d + 1, '.'); d = strchr(d + 1, '.'))
+		for (const char *d = strchr(value, '.'); d; d = strchr(d + 1, '.'))
 			candidates_exact(in, type, d + 1, -1, out);
 	} else if (type == BW_OBS_IPV4 || type == BW_OBS_IPV6) {
 		if (!in->prefixes_loaded)

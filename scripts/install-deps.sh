@@ -23,8 +23,8 @@ PACKAGES=(
 	rspamd
 	# fuzzing
 	clang libclang-rt-14-dev
-	# campaigns: the scan store, STIX schema validation in tests
-	libsqlite3-dev sqlite3 python3-jsonschema
+	# campaigns: STIX schema validation in tests
+	python3-jsonschema
 )
 
 need_root

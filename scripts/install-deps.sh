@@ -32,6 +32,8 @@ PACKAGES=(
 	libsqlite3-dev sqlite3
 	# attachments: archive extraction, YARA; test fixtures (7z, zip -P)
 	libarchive-dev libyara-dev p7zip-full zip
+	# campaigns: STIX schema validation in tests
+	python3-jsonschema
 )
 
 need_root

@@ -24,6 +24,17 @@ void bw_config_default(bw_config *cfg)
 	cfg->yara_timeout = 10;
 }
 
+static void free_campaign_config(bw_config *cfg)
+{
+	char **strs[] = {&cfg->store_db, &cfg->institution_name, &cfg->institution_class,
+			 &cfg->institution_sector, &cfg->institution_contact, &cfg->export_tlp,
+			 &cfg->campaign_shared_file};
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}
+
 void bw_config_free(bw_config *cfg)
 {
 	free(cfg->tracker_dir);
@@ -43,6 +54,7 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->intel_db);
 	cfg->intel_db = NULL;
 	bw_strvec_free(&cfg->internal_networks);
+	free_campaign_config(cfg);
 }
 
 /* ---- protected identities ---- */
@@ -212,17 +224,16 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 	return 0;
 }
 
-/* Where a shipped data file (news-outlets.conf, esp-fingerprints.conf) is
- * when the configuration does not name one: the environment variable env,
- * then data/NAME in the source tree of a binary run from its build directory
+/* Where a shipped data file is: the environment variable env when set, then
+ * data/NAME in the source tree of a binary run from its build directory
  * (build/bulwark, build/tests/test_*), then ../share/bulwark/NAME beside an
  * installed binary (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when
- * none exists. */
-static char *default_data_file(const char *name, const char *env_name)
+ * none exists (or env is set but empty). */
+char *bw_default_data_file(const char *name, const char *env)
 {
-	const char *env = getenv(env_name);
-	if (env)
-		return *env ? bw_xstrdup(env) : NULL;
+	const char *ev = getenv(env);
+	if (ev)
+		return *ev ? bw_xstrdup(ev) : NULL;
 	char *exe = g_file_read_link("/proc/self/exe", NULL);
 	char *found = NULL;
 	if (exe) {
@@ -376,6 +387,57 @@ static int read_intel(GKeyFile *kf, bw_config *cfg, GError **err)
 	return 0;
 }
 
+static void read_string(GKeyFile *kf, const char *group, const char *key, char **out)
+{
+	char *v = g_key_file_get_string(kf, group, key, NULL);
+	if (!v)
+		return;
+	g_strstrip(v);
+	free(*out);
+	*out = *v ? bw_xstrdup(v) : NULL;
+	g_free(v);
+}
+
+static int read_bool(GKeyFile *kf, const char *group, const char *key, bool *out, GError **err)
+{
+	if (!g_key_file_has_key(kf, group, key, NULL))
+		return 0;
+	gboolean v = g_key_file_get_boolean(kf, group, key, err);
+	if (*err)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* [store], [campaigns], [institution], [export] (docs/campaigns.md) */
+static int read_campaigns(GKeyFile *kf, bw_config *cfg, GError **err)
+{
+	read_string(kf, "store", "db", &cfg->store_db);
+	read_string(kf, "campaigns", "shared_infrastructure", &cfg->campaign_shared_file);
+	read_string(kf, "institution", "name", &cfg->institution_name);
+	read_string(kf, "institution", "identity_class", &cfg->institution_class);
+	read_string(kf, "institution", "sector", &cfg->institution_sector);
+	read_string(kf, "institution", "contact", &cfg->institution_contact);
+	read_string(kf, "export", "tlp", &cfg->export_tlp);
+	if (cfg->export_tlp) {
+		bw_ascii_lower(cfg->export_tlp);
+		const char *ok[] = {"clear", "green", "amber", "amber+strict", "red"};
+		bool known = false;
+		for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+			known |= strcmp(cfg->export_tlp, ok[i]) == 0;
+		if (!known) {
+			g_set_error(err, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+				    "[export] tlp must be clear, green, amber, amber+strict or red");
+			return -1;
+		}
+	}
+	if (read_bool(kf, "store", "keep_bodies", &cfg->store_keep_bodies, err) < 0 ||
+	    read_bool(kf, "store", "include_recipients", &cfg->store_include_recipients, err) < 0 ||
+	    read_bool(kf, "export", "include_recipients", &cfg->export_include_recipients, err) < 0)
+		return -1;
+	return 0;
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -421,6 +483,8 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		read_auth(kf, cfg);
 		if (!err)
 			read_intel(kf, cfg, &err);
+		if (!err)
+			read_campaigns(kf, cfg, &err);
 	}
 	g_key_file_free(kf);
 	if (err)
@@ -440,7 +504,7 @@ static void load_esps(bw_engine *e, bw_strvec *errors)
 {
 	char *path = e->cfg.esp_off ? NULL
 		     : e->cfg.esp_file ? bw_xstrdup(e->cfg.esp_file)
-				       : default_data_file("esp-fingerprints.conf", "BULWARK_ESP_FINGERPRINTS");
+				       : bw_default_data_file("esp-fingerprints.conf", "BULWARK_ESP_FINGERPRINTS");
 	if (!path)
 		return;
 	char *err = NULL;
@@ -478,7 +542,7 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 	 * one is used when it is found */
 	char *outlets = e->cfg.outlets_off ? NULL
 			: e->cfg.outlets_file ? bw_xstrdup(e->cfg.outlets_file)
-				: default_data_file("news-outlets.conf", "BULWARK_OUTLETS");
+				: bw_default_data_file("news-outlets.conf", "BULWARK_OUTLETS");
 	if (outlets) {
 		char *err = NULL;
 		if (bw_identities_load(&e->cfg.identities, outlets, BW_IDENT_OUTLET, &err) < 0) {

@@ -64,9 +64,22 @@ typedef struct bw_config {
 	bool esp_off;                /* [auth] esp_fingerprints = (empty) */
 	char *intel_db;              /* [intel] db, or scan --db: must open; NULL: the default if present */
 	bw_strvec internal_networks; /* [intel] internal_networks: CIDRs whose Received hops are ours */
+	char *store_db;              /* [store] db, or NULL: bw_store_default_path() */
+	bool store_keep_bodies;      /* [store] keep_bodies */
+	bool store_include_recipients; /* [store] include_recipients */
+	char *institution_name;      /* [institution] name: the STIX identity of exports */
+	char *institution_class;     /* [institution] identity_class */
+	char *institution_sector;    /* [institution] sector, or NULL */
+	char *institution_contact;   /* [institution] contact, or NULL */
+	char *export_tlp;            /* [export] tlp: clear, green, amber, amber+strict, red */
+	bool export_include_recipients; /* [export] include_recipients */
+	char *campaign_shared_file;  /* [campaigns] shared_infrastructure, or NULL: the default */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
+/* A file shipped in data/ (installed in share/bulwark): the environment
+ * variable env when set, else the copy beside the binary. malloc'd or NULL. */
+char *bw_default_data_file(const char *name, const char *env);
 /* Reads an INI-style file (GLib key file) over the defaults. Returns 0, or -1
  * with *error (malloc'd) naming the file and the problem. */
 int bw_config_load(bw_config *cfg, const char *path, char **error);

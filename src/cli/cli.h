@@ -13,6 +13,9 @@ int cmd_html(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
 int cmd_auth_check(int argc, char **argv);
 int cmd_intel(int argc, char **argv);
+int cmd_campaigns(int argc, char **argv);
+int cmd_attribute(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* The defaults, then /etc/bulwark/bulwark.conf when it exists, or the file
  * given. An explicitly given file that cannot be read is an error (said on

@@ -15,6 +15,10 @@ static void usage(FILE *f)
 	      "       bulwark sanitize [--config FILE] IN [-o OUT]\n"
 	      "       bulwark html PATH...\n"
 	      "       bulwark intel import|stats|lookup [--db DB] ... (bulwark intel --help)\n"
+	      "       bulwark scan --store DB ... (also records what was scanned)\n"
+	      "       bulwark campaigns [--store DB] [--json] [--config FILE]\n"
+	      "       bulwark attribute CAMPAIGN [--store DB] [--db INTEL_DB] [--json]\n"
+	      "       bulwark export --stix [--store DB] [--config FILE] (CAMPAIGN | --since DATE)\n"
 	      "       bulwark --version\n"
 	      "\n"
 	      "PATH is an RFC 5322 file, an mbox file, a Maildir, a directory (recursive) or -\n"
@@ -56,6 +60,12 @@ int main(int argc, char **argv)
 		return cmd_auth_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "intel") == 0)
 		return cmd_intel(argc - 1, argv + 1);
+	if (strcmp(cmd, "campaigns") == 0)
+		return cmd_campaigns(argc - 1, argv + 1);
+	if (strcmp(cmd, "attribute") == 0)
+		return cmd_attribute(argc - 1, argv + 1);
+	if (strcmp(cmd, "export") == 0)
+		return cmd_export(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0) {
 		puts("bulwark 0.1.0");
 		return EXIT_CLEAN;

@@ -10,6 +10,7 @@
 
 #include "bulwark/mail.h"
 #include "bulwark/report.h"
+#include "bulwark/store.h"
 #include "cli/cli.h"
 
 typedef struct scan_run {
@@ -21,7 +22,26 @@ typedef struct scan_run {
 	bw_progress *progress;
 	unsigned long long bytes;
 	unsigned long messages;
+	bw_store *store;         /* --store or [store] db, else NULL */
+	unsigned long stored, store_errors;
 } scan_run;
+
+static void store_message(scan_run *r, const bw_message *m)
+{
+	char *err = NULL;
+	int rc = bw_store_add(r->store, m, &r->engine->cfg, &err);
+	if (rc < 0) {
+		fprintf(stderr, "bulwark: %s: %s\n", m->source, err);
+		free(err);
+		r->store_errors++;
+	}
+	r->stored += rc > 0;
+	/* commit now and then, so that an interrupted scan keeps what it did */
+	if ((r->messages + 1) % 1000 == 0) {
+		bw_store_commit(r->store);
+		bw_store_begin(r->store);
+	}
+}
 
 static void on_message(const char *source, const char *data, size_t len, void *arg)
 {
@@ -38,6 +58,8 @@ static void on_message(const char *source, const char *data, size_t len, void *a
 		bw_report_text(&r->out, &m, r->color);
 	}
 	fwrite(r->out.data, 1, r->out.len, stdout);
+	if (r->store)
+		store_message(r, &m);
 	bw_message_free(&m);
 	r->bytes += len;
 	r->messages++;
@@ -59,11 +81,13 @@ int cmd_scan(int argc, char **argv)
 		{"no-progress", no_argument, NULL, 'P'},
 		{"history", required_argument, NULL, 'H'},
 		{"db", required_argument, NULL, 'd'},
+		{"store", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	bool json = false, progress = true;
-	const char *config = NULL, *trackers = NULL, *recipient = NULL, *history = NULL, *db = NULL;
+	const char *config = NULL, *trackers = NULL, *recipient = NULL, *history = NULL, *db = NULL,
+		   *store = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "jc:t:r:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -74,9 +98,10 @@ int cmd_scan(int argc, char **argv)
 		case 'P': progress = false; break;
 		case 'H': history = optarg; break;
 		case 'd': db = optarg; break;
+		case 's': store = optarg; break;
 		case 'h':
 			puts("usage: bulwark scan [--json] [--config FILE] [--trackers DIR] "
-			     "[--recipient ADDR] [--history DB] [--db DB] [--no-progress] PATH...");
+			     "[--recipient ADDR] [--history DB] [--db DB] [--store DB] [--no-progress] PATH...");
 			return EXIT_CLEAN;
 		default: return EXIT_ERROR;
 		}
@@ -122,6 +147,20 @@ int cmd_scan(int argc, char **argv)
 		fputs("bulwark: no tracker lists configured (--trackers DIR); known-tracker detection is off\n",
 		      stderr);
 
+	if (!store)
+		store = run.engine->cfg.store_db;
+	if (store) {
+		char *err = NULL;
+		run.store = bw_store_open(store, &err);
+		if (!run.store) {
+			fprintf(stderr, "bulwark: %s\n", err);
+			free(err);
+			bw_engine_free(run.engine);
+			return EXIT_ERROR;
+		}
+		bw_store_begin(run.store);
+	}
+
 	static char outbuf[1 << 16];
 	setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 	char *const *paths = argv + optind;
@@ -132,9 +171,16 @@ int cmd_scan(int argc, char **argv)
 					       on_error, &run);
 	bw_progress_finish(run.progress);
 	fflush(stdout);
+	if (run.store) {
+		if (bw_store_commit(run.store) < 0)
+			run.store_errors++;
+		bw_store_close(run.store);
+		if (!json)
+			fprintf(stderr, "bulwark: %lu new messages stored in %s\n", run.stored, store);
+	}
 	bw_buf_free(&run.out);
 	bw_engine_free(run.engine);
-	if (failures)
+	if (failures || run.store_errors)
 		return EXIT_ERROR;
 	return run.flagged ? EXIT_FLAGGED : EXIT_CLEAN;
 }

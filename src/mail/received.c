@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bulwark/mail.h"
+#include "bulwark/url.h"
 
 #define MAX_HOPS 64
 
@@ -126,9 +127,30 @@ static bool private_ip(const char *ip)
 	return false;
 }
 
+/* A public IP can still be ours: big providers relay between their own
+ * public addresses (Exchange Online: outlook.com to office365.com). A hop
+ * from a host in a domain that a hop above it named as receiver ("by") is
+ * one more of ours. Fills ours with the registrable domains of by_host. */
+static bool our_domain(bw_strvec *ours, const bw_received_hop *h)
+{
+	if (h->by_host && ours->n < 32) {
+		char *by = bw_registrable_domain(h->by_host);
+		if (by && strchr(by, '.') && !bw_strvec_contains(ours, by))
+			bw_strvec_push(ours, by);
+		free(by);
+	}
+	if (!h->from_host)
+		return false;
+	char *from = bw_registrable_domain(h->from_host);
+	bool r = from && bw_strvec_contains(ours, from);
+	free(from);
+	return r;
+}
+
 void bw_received_parse(bw_message *m, const bw_strvec *internal_networks)
 {
 	bool found_external = false;
+	bw_strvec ours = {0};
 	size_t cap = 0;
 	for (size_t i = 0; i < m->nheaders && m->nreceived < MAX_HOPS; i++) {
 		if (!bw_ascii_iequal(m->headers[i].name, "Received"))
@@ -149,8 +171,13 @@ void bw_received_parse(bw_message *m, const bw_strvec *internal_networks)
 			size_t end = by_at && by_at > from ? (size_t)(by_at - from) : strlen(from);
 			h->ip = clause_ip(from, end);
 		}
+		for (char *c = h->by_host; c && *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		for (char *c = h->from_host; c && *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		bool ours_by_name = our_domain(&ours, h);
 		if (h->ip) {
-			h->internal = private_ip(h->ip);
+			h->internal = private_ip(h->ip) || ours_by_name;
 			for (size_t k = 0; k < internal_networks->n && !h->internal; k++)
 				h->internal = bw_ip_in_network(h->ip, internal_networks->v[k]);
 			if (!h->internal && !found_external)
@@ -158,4 +185,5 @@ void bw_received_parse(bw_message *m, const bw_strvec *internal_networks)
 		}
 		free(clause);
 	}
+	bw_strvec_free(&ours);
 }

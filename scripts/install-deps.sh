@@ -20,6 +20,7 @@ PACKAGES=(
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against
 	rspamd
+	libsqlite3-dev
 	# fuzzing
 	clang libclang-rt-14-dev
 )

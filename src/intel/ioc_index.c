@@ -573,7 +573,7 @@ static const char *check_header(const ix_header *h, uint64_t size)
 	if (h->entry_count > IX_MAX_ENTRIES || h->slot_bits > IX_MAX_SLOT_BITS ||
 	    h->slot_count < (1ull << h->slot_bits) ||
 	    h->slot_count - (1ull << h->slot_bits) > h->entry_count || h->max_disp >= h->slot_count ||
-	    (h->entry_count && h->slot_count < h->entry_count))
+	    h->slot_count < h->entry_count)
 		return "entry count or slot table size out of range";
 	uint64_t sum = 0;
 	for (int t = 0; t < IX_TYPES; t++) {
@@ -588,7 +588,8 @@ static const char *check_header(const ix_header *h, uint64_t size)
 	uint64_t filter_size = h->type_count[BW_IOC_IPV4] ? V4_FILTER_SIZE * sizeof(uint64_t) : 0;
 	if (h->v4_filter_off != (filter_size ? sizeof *h : 0))
 		return "IPv4 filter offset inconsistent";
-	if (h->slots_off != sizeof *h + filter_size || h->pool_off != h->slots_off + h->slot_count * sizeof(ix_entry) ||
+	if (h->slots_off != sizeof *h + filter_size ||
+	    h->pool_off != h->slots_off + h->slot_count * sizeof(ix_entry) ||
 	    h->pool_size >= IX_MAX_POOL || h->pool_off + h->pool_size != size)
 		return "section offsets or sizes inconsistent";
 	return NULL;

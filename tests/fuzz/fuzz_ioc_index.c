@@ -78,7 +78,8 @@ static void records_mode(const uint8_t *data, size_t size)
 		FILE *f = fopen(path, "rb");
 		if (!f)
 			abort();
-		uint8_t buf[1 << 16];
+		/* the 512 KB IPv4 filter plus what at most 4 KB of input can add */
+		static uint8_t buf[1 << 20];
 		size_t flen = fread(buf, 1, sizeof buf, f);
 		fclose(f);
 		uint32_t hsize = 0; /* the header_size field (docs/ioc-index.md) */

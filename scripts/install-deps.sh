@@ -26,6 +26,7 @@ PACKAGES=(
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against
 	rspamd
+	libsqlite3-dev
 	# fuzzing
 	clang libclang-rt-14-dev
 	# sender history (FIRST_CONTACT); sqlite3 to inspect the store

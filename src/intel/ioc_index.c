@@ -4,13 +4,17 @@
  *
  * Every record becomes a key (its normalised value; for IPs the prefix
  * length and the masked address bytes) and a 64-bit hash of type and key.
- * The file holds the entries sorted by hash, a bucket table indexed by the
- * top bits of the hash, and a pool of the distinct keys. A probe is one
- * bucket read, one entry read and, on a hash hit, one key comparison. Parent
- * domains and IP prefixes are further probes, filtered by bitmaps of the
- * label counts and prefix lengths present, and issued as one batch so that
- * their cache misses overlap. Open maps and checks the header only; every
- * offset read from an entry is bounded when it is used. */
+ * The file holds a slot table and a pool of the distinct keys. The table is
+ * linear probing with the entries inserted in hash order: an entry sits at
+ * its home slot (the top bits of its hash) or just after the entries before
+ * it, so hashes increase along the table and a search stops at the first
+ * empty slot or larger hash. At a load of at most 0.7 a probe is one random
+ * read (the slot's cache line) plus, on a hash hit, one key comparison in
+ * the pool; random reads over hundreds of megabytes are what lookups cost.
+ * Parent domains and IP prefixes are further probes, filtered by bitmaps of
+ * the label counts and prefix lengths present, and issued as one batch so
+ * that their cache misses overlap. Open maps and checks the header only;
+ * every offset read from a slot is bounded when it is used. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +38,13 @@
 #define IX_MAGIC "BWIOCIX\n"
 #define IX_VERSION 1u
 #define IX_TYPES 10
-#define IX_MAX_BUCKET_BITS 28u
-#define IX_MAX_ENTRIES 0xffffffffu /* bucket table holds 32-bit positions */
+#define IX_MAX_SLOT_BITS 32u
+#define IX_MAX_ENTRIES 0xffffffffu
+/* IPV4 filter: per /16, bit p says that some record of prefix length p
+ * contains addresses of that /16, so a lookup probes only those lengths
+ * instead of every length present anywhere (512 KB; it stays in cache). */
+#define V4_FILTER_SIZE 65536
+#define V4_PREFIX_MASK ((1ull << 33) - 1)
 
 /* meta = pool offset (44 bits) | key length (16 bits) | type (4 bits) */
 #define META_LEN_BITS 16
@@ -64,12 +73,13 @@ typedef struct ix_header {
 	uint64_t file_size;
 	uint64_t entry_count;
 	uint64_t type_count[IX_TYPES];
-	uint64_t bucket_bits;
-	uint64_t buckets_off; /* (1 << bucket_bits) + 1 uint32 positions */
-	uint64_t entries_off; /* entry_count ix_entry, sorted by hash */
+	uint64_t slot_bits;   /* home slot = top slot_bits bits of the hash */
+	uint64_t slot_count;  /* (1 << slot_bits) plus the overflow at the end */
+	uint64_t slots_off;   /* slot_count ix_entry; key length 0 = empty */
+	uint64_t max_disp;    /* largest distance of an entry from its home slot */
 	uint64_t pool_off;
 	uint64_t pool_size;
-	uint64_t v4_prefixes;      /* bit p: some IPV4 record has prefix length p */
+	uint64_t v4_filter_off;    /* 0 without IPV4 records, else V4_FILTER_SIZE masks */
 	uint64_t v6_prefixes[3];   /* bits 0..128 */
 	uint64_t domain_labels[2]; /* bit l: some DOMAIN record has l labels (1..127) */
 	uint64_t header_hash;      /* of every byte before this field */
@@ -84,14 +94,14 @@ typedef struct ix_entry {
 struct bw_ioc_index {
 	void *map;
 	size_t map_len;
-	const uint32_t *buckets;
-	const ix_entry *entries;
+	const ix_entry *slots;
 	const unsigned char *pool;
-	uint64_t n;
+	uint64_t slot_count;
+	uint64_t max_disp;
 	uint64_t pool_size;
-	unsigned bucket_bits;
+	unsigned slot_bits;
 	uint64_t type_count[IX_TYPES];
-	uint64_t v4_prefixes;
+	const uint64_t *v4_filter;
 	uint64_t v6_prefixes[3];
 	uint64_t domain_labels[2];
 };
@@ -129,6 +139,11 @@ static uint64_t ix_hash(unsigned type, const unsigned char *p, size_t n)
 		memcpy(&w, p, n);
 	h = fold_mul(w ^ HK2, h ^ HK0);
 	return fold_mul(h ^ HK1, HK2);
+}
+
+static inline uint64_t home_slot(uint64_t slot_bits, uint64_t hash)
+{
+	return slot_bits ? hash >> (64 - slot_bits) : 0;
 }
 
 /* ---- normalisation ---- */
@@ -306,9 +321,25 @@ static bool same_key(const wrec *x, const wrec *y, const char *arena)
 	       memcmp(arena + x->key_off, arena + y->key_off, x->key_len) == 0;
 }
 
+/* Marks the /16s that an IPv4 key [prefix][network] covers. */
+static void add_to_v4_filter(uint64_t **filter, const unsigned char *key, unsigned prefix)
+{
+	if (!*filter)
+		*filter = bw_xcalloc(V4_FILTER_SIZE, sizeof **filter);
+	uint64_t bit = 1ull << prefix, *f = *filter;
+	unsigned first = (unsigned)key[1] << 8 | key[2];
+	/* a shorter prefix covers 2^(16-p) /16s; networks of one length are
+	 * disjoint, so a set first bit means this network was marked before */
+	if (f[first] & bit)
+		return;
+	unsigned span = prefix >= 16 ? 1 : 1u << (16 - prefix);
+	for (unsigned j = 0; j < span; j++)
+		f[first + j] |= bit;
+}
+
 /* The key of record r into key (IX_NORM_BUF bytes), updating the bitmaps. */
 static long record_key(const bw_ioc_record *r, unsigned char *buf, const unsigned char **key,
-		       ix_header *h, char **error, size_t i)
+		       ix_header *h, uint64_t **v4_filter, char **error, size_t i)
 {
 	if ((unsigned)r->type >= IX_TYPES || !r->value) {
 		set_error(error, "record %zu: unknown type %d or no value", i, (int)r->type);
@@ -354,7 +385,7 @@ static long record_key(const bw_ioc_record *r, unsigned char *buf, const unsigne
 		}
 		ip_key(addr, bits / 8, prefix, buf);
 		if (r->type == BW_IOC_IPV4)
-			h->v4_prefixes |= 1ull << prefix;
+			add_to_v4_filter(v4_filter, buf, prefix);
 		else
 			set_bit(h->v6_prefixes, prefix);
 		*key = buf;
@@ -391,8 +422,8 @@ static bool write_all(FILE *f, const void *p, size_t n)
 	return n == 0 || fwrite(p, 1, n, f) == n;
 }
 
-static int write_file(const char *path, ix_header *h, const wrec *w, size_t n, const char *arena,
-		      char **error)
+static int write_file(const char *path, ix_header *h, const uint64_t *v4_filter, const wrec *w,
+		      size_t n, const char *arena, char **error)
 {
 	size_t plen = strlen(path);
 	char *tmp = bw_xmalloc(plen + 16);
@@ -412,35 +443,31 @@ static int write_file(const char *path, ix_header *h, const wrec *w, size_t n, c
 		free(tmp);
 		return -1;
 	}
-	setvbuf(f, NULL, _IOFBF, 1 << 20);
+	/* Whole, aligned 4 MB writes let the page cache hold the file in
+	 * 2 MB folios, which the reader's mapping can then use as huge pages. */
+	char *iobuf = bw_xmalloc(4 << 20); /* glibc ignores the size without a buffer */
+	setvbuf(f, iobuf, _IOFBF, 4 << 20);
 
-	/* buckets: position of the first entry whose top bits are >= b */
-	size_t nb = ((size_t)1 << h->bucket_bits) + 1;
-	uint32_t *buckets = bw_xmalloc(nb * sizeof *buckets);
-	size_t pos = 0;
-	for (size_t b = 0; b + 1 < nb; b++) {
-		while (pos < n && (h->bucket_bits ? w[pos].hash >> (64 - h->bucket_bits) : 0) < b)
-			pos++;
-		buckets[b] = (uint32_t)pos;
-	}
-	buckets[nb - 1] = (uint32_t)n;
-
-	bool ok = write_all(f, h, sizeof *h) && write_all(f, buckets, nb * sizeof *buckets);
-	static const char zeros[8];
-	size_t pad = h->entries_off - h->buckets_off - nb * sizeof *buckets;
-	ok = ok && write_all(f, zeros, pad);
-	uint64_t off = 0;
+	bool ok = write_all(f, h, sizeof *h) &&
+		  (!v4_filter || write_all(f, v4_filter, V4_FILTER_SIZE * sizeof *v4_filter));
+	static const ix_entry empty;
+	uint64_t off = 0, slot = 0;
 	for (size_t i = 0; ok && i < n; i++) {
-		if (i == 0 || !same_key(&w[i], &w[i - 1], arena))
-			off += i ? w[i - 1].key_len : 0;
-		ix_entry e = {w[i].hash, off << META_OFF_SHIFT | (uint64_t)w[i].key_len << META_TYPE_BITS | w[i].type,
+		if (i > 0 && !same_key(&w[i], &w[i - 1], arena))
+			off += w[i - 1].key_len;
+		for (uint64_t home = home_slot(h->slot_bits, w[i].hash); ok && slot < home; slot++)
+			ok = write_all(f, &empty, sizeof empty);
+		ix_entry e = {w[i].hash,
+			      off << META_OFF_SHIFT | (uint64_t)w[i].key_len << META_TYPE_BITS | w[i].type,
 			      w[i].ref};
-		ok = write_all(f, &e, sizeof e);
+		ok = ok && write_all(f, &e, sizeof e);
+		slot++;
 	}
+	for (; ok && slot < h->slot_count; slot++)
+		ok = write_all(f, &empty, sizeof empty);
 	for (size_t i = 0; ok && i < n; i++)
 		if (i == 0 || !same_key(&w[i], &w[i - 1], arena))
 			ok = write_all(f, arena + w[i].key_off, w[i].key_len);
-	free(buckets);
 	ok = ok && fseek(f, 0, SEEK_SET) == 0 && write_all(f, h, sizeof *h) && fflush(f) == 0 &&
 	     fsync(fd) == 0;
 	int saved = errno;
@@ -448,6 +475,7 @@ static int write_file(const char *path, ix_header *h, const wrec *w, size_t n, c
 		ok = false;
 		saved = errno;
 	}
+	free(iobuf);
 	if (ok && rename(tmp, path) != 0) {
 		ok = false;
 		saved = errno;
@@ -476,12 +504,14 @@ int bw_ioc_index_write(const char *path, const bw_ioc_record *recs, size_t n, ch
 	h.entry_count = n;
 
 	wrec *w = bw_xmalloc((n ? n : 1) * sizeof *w);
+	uint64_t *v4_filter = NULL;
 	bw_buf arena = {0};
 	unsigned char buf[IX_NORM_BUF];
 	for (size_t i = 0; i < n; i++) {
 		const unsigned char *key;
-		long len = record_key(&recs[i], buf, &key, &h, error, i);
+		long len = record_key(&recs[i], buf, &key, &h, &v4_filter, error, i);
 		if (len < 0) {
+			free(v4_filter);
 			free(w);
 			bw_buf_free(&arena);
 			return -1;
@@ -493,24 +523,34 @@ int bw_ioc_index_write(const char *path, const bw_ioc_record *recs, size_t n, ch
 	}
 	qsort_r(w, n, sizeof *w, wrec_cmp, arena.data);
 
-	while (h.bucket_bits < IX_MAX_BUCKET_BITS && ((uint64_t)1 << h.bucket_bits) < n)
-		h.bucket_bits++;
-	for (size_t i = 0; i < n; i++)
+	/* a load of at most 0.7 keeps probe runs short */
+	while (h.slot_bits < IX_MAX_SLOT_BITS && ((uint64_t)7 << h.slot_bits) < (uint64_t)n * 10)
+		h.slot_bits++;
+	h.slot_count = (uint64_t)1 << h.slot_bits;
+	uint64_t next = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || !same_key(&w[i], &w[i - 1], arena.data))
 			h.pool_size += w[i].key_len;
+		uint64_t home = home_slot(h.slot_bits, w[i].hash), slot = home > next ? home : next;
+		if (slot - home > h.max_disp)
+			h.max_disp = slot - home;
+		next = slot + 1;
+	}
+	if (next > h.slot_count)
+		h.slot_count = next;
 	int rc = -1;
 	if (h.pool_size >= IX_MAX_POOL) {
 		set_error(error, "%s: %llu bytes of distinct values, more than the format allows", path,
 			  (unsigned long long)h.pool_size);
 	} else {
-		h.buckets_off = sizeof h;
-		uint64_t bsize = (((uint64_t)1 << h.bucket_bits) + 1) * sizeof(uint32_t);
-		h.entries_off = (h.buckets_off + bsize + 7) & ~7ull;
-		h.pool_off = h.entries_off + (uint64_t)n * sizeof(ix_entry);
+		h.v4_filter_off = v4_filter ? sizeof h : 0;
+		h.slots_off = sizeof h + (v4_filter ? V4_FILTER_SIZE * sizeof *v4_filter : 0);
+		h.pool_off = h.slots_off + h.slot_count * sizeof(ix_entry);
 		h.file_size = h.pool_off + h.pool_size;
 		h.header_hash = ix_hash(0, (const unsigned char *)&h, offsetof(ix_header, header_hash));
-		rc = write_file(path, &h, w, n, arena.data, error);
+		rc = write_file(path, &h, v4_filter, w, n, arena.data, error);
 	}
+	free(v4_filter);
 	free(w);
 	bw_buf_free(&arena);
 	return rc;
@@ -530,8 +570,11 @@ static const char *check_header(const ix_header *h, uint64_t size)
 		return "header checksum mismatch";
 	if (h->file_size != size)
 		return "file size differs from the header (truncated?)";
-	if (h->entry_count > IX_MAX_ENTRIES || h->bucket_bits > IX_MAX_BUCKET_BITS)
-		return "entry count or bucket table size out of range";
+	if (h->entry_count > IX_MAX_ENTRIES || h->slot_bits > IX_MAX_SLOT_BITS ||
+	    h->slot_count < (1ull << h->slot_bits) ||
+	    h->slot_count - (1ull << h->slot_bits) > h->entry_count || h->max_disp >= h->slot_count ||
+	    h->slot_count < h->entry_count)
+		return "entry count or slot table size out of range";
 	uint64_t sum = 0;
 	for (int t = 0; t < IX_TYPES; t++) {
 		if (h->type_count[t] > h->entry_count)
@@ -540,11 +583,13 @@ static const char *check_header(const ix_header *h, uint64_t size)
 	}
 	if (sum != h->entry_count)
 		return "per-type counts do not add up";
-	if ((h->v4_prefixes >> 33) || (h->v6_prefixes[2] >> 1) || (h->domain_labels[0] & 1))
+	if ((h->v6_prefixes[2] >> 1) || (h->domain_labels[0] & 1))
 		return "bad prefix or label bitmap";
-	uint64_t bsize = (((uint64_t)1 << h->bucket_bits) + 1) * sizeof(uint32_t);
-	if (h->buckets_off != sizeof *h || h->entries_off != ((h->buckets_off + bsize + 7) & ~7ull) ||
-	    h->pool_off != h->entries_off + h->entry_count * sizeof(ix_entry) ||
+	uint64_t filter_size = h->type_count[BW_IOC_IPV4] ? V4_FILTER_SIZE * sizeof(uint64_t) : 0;
+	if (h->v4_filter_off != (filter_size ? sizeof *h : 0))
+		return "IPv4 filter offset inconsistent";
+	if (h->slots_off != sizeof *h + filter_size ||
+	    h->pool_off != h->slots_off + h->slot_count * sizeof(ix_entry) ||
 	    h->pool_size >= IX_MAX_POOL || h->pool_off + h->pool_size != size)
 		return "section offsets or sizes inconsistent";
 	return NULL;
@@ -586,21 +631,25 @@ bw_ioc_index *bw_ioc_index_open(const char *path, char **error)
 		return NULL;
 	}
 	/* Lookups touch a few random cache lines; readahead would only fill
-	 * memory with pages nobody reads. */
+	 * memory with pages nobody reads. Random reads over hundreds of MB
+	 * miss the TLB on every probe; huge pages (where the page cache holds
+	 * 2 MB folios, see write_file) make those misses far cheaper. Both are
+	 * hints: failure changes only the speed. */
 	madvise(map, (size_t)st.st_size, MADV_RANDOM);
+	madvise(map, (size_t)st.st_size, MADV_HUGEPAGE);
 
 	bw_ioc_index *ix = bw_xcalloc(1, sizeof *ix);
 	const unsigned char *base = map;
 	ix->map = map;
 	ix->map_len = (size_t)st.st_size;
-	ix->buckets = (const uint32_t *)(base + h->buckets_off);
-	ix->entries = (const ix_entry *)(base + h->entries_off);
+	ix->slots = (const ix_entry *)(base + h->slots_off);
 	ix->pool = base + h->pool_off;
-	ix->n = h->entry_count;
+	ix->slot_count = h->slot_count;
+	ix->max_disp = h->max_disp;
 	ix->pool_size = h->pool_size;
-	ix->bucket_bits = (unsigned)h->bucket_bits;
+	ix->slot_bits = (unsigned)h->slot_bits;
 	memcpy(ix->type_count, h->type_count, sizeof ix->type_count);
-	ix->v4_prefixes = h->v4_prefixes;
+	ix->v4_filter = h->v4_filter_off ? (const uint64_t *)(base + h->v4_filter_off) : NULL;
 	memcpy(ix->v6_prefixes, h->v6_prefixes, sizeof ix->v6_prefixes);
 	memcpy(ix->domain_labels, h->domain_labels, sizeof ix->domain_labels);
 	return ix;
@@ -618,7 +667,6 @@ void bw_ioc_index_close(bw_ioc_index *ix)
 typedef struct probe {
 	uint64_t hash;
 	const unsigned char *key;
-	uint64_t lo, hi; /* entry range of the hash's bucket */
 	uint32_t len;
 	uint8_t type;
 	unsigned char ip[17];
@@ -626,47 +674,25 @@ typedef struct probe {
 
 #define MAX_PROBES (129 + 33) /* every IPv6 prefix length, plus IPv4 for a mapped address */
 
-static uint64_t bucket_of(const bw_ioc_index *ix, uint64_t hash)
-{
-	return ix->bucket_bits ? hash >> (64 - ix->bucket_bits) : 0;
-}
-
-/* Runs the probes in three passes (bucket, entry, key) so that the cache
- * misses of one pass overlap instead of queueing one after another. */
-static size_t run_probes(const bw_ioc_index *ix, probe *p, size_t np, uint64_t *refs, size_t max)
+/* Runs the probes in two passes (fetch the home slots, then search) so that
+ * the cache misses of one lookup's probes overlap. */
+static size_t run_probes(const bw_ioc_index *ix, const probe *p, size_t np, uint64_t *refs, size_t max)
 {
 	for (size_t i = 0; i < np; i++)
-		__builtin_prefetch(&ix->buckets[bucket_of(ix, p[i].hash)]);
-	for (size_t i = 0; i < np; i++) {
-		uint64_t b = bucket_of(ix, p[i].hash);
-		uint64_t lo = ix->buckets[b], hi = ix->buckets[b + 1];
-		if (hi > ix->n)
-			hi = ix->n;
-		if (lo > hi)
-			lo = hi;
-		p[i].lo = lo;
-		p[i].hi = hi;
-		if (lo < hi)
-			__builtin_prefetch(&ix->entries[lo]);
-	}
+		__builtin_prefetch(&ix->slots[home_slot(ix->slot_bits, p[i].hash)]);
 	size_t count = 0;
 	for (size_t i = 0; i < np; i++) {
-		/* About one entry per bucket in a valid file; a hostile one may
-		 * claim the whole table, so search rather than scan. */
-		uint64_t lo = p[i].lo, hi = p[i].hi;
-		while (lo < hi) {
-			uint64_t mid = lo + (hi - lo) / 2;
-			if (ix->entries[mid].hash < p[i].hash)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (uint64_t e = lo; e < p[i].hi && ix->entries[e].hash == p[i].hash; e++) {
-			const ix_entry *en = &ix->entries[e];
-			uint64_t off = en->meta >> META_OFF_SHIFT;
+		uint64_t s = home_slot(ix->slot_bits, p[i].hash);
+		/* a valid file has every entry within max_disp of its home slot */
+		uint64_t end = ix->slot_count - s > ix->max_disp ? s + ix->max_disp + 1 : ix->slot_count;
+		for (; s < end; s++) {
+			const ix_entry *en = &ix->slots[s];
 			uint32_t len = (uint32_t)(en->meta >> META_TYPE_BITS) & ((1u << META_LEN_BITS) - 1);
-			if ((en->meta & ((1u << META_TYPE_BITS) - 1)) != p[i].type || len != p[i].len ||
-			    off > ix->pool_size || len > ix->pool_size - off ||
+			if (len == 0 || en->hash > p[i].hash)
+				break;
+			uint64_t off = en->meta >> META_OFF_SHIFT;
+			if (en->hash != p[i].hash || (en->meta & ((1u << META_TYPE_BITS) - 1)) != p[i].type ||
+			    len != p[i].len || off > ix->pool_size || len > ix->pool_size - off ||
 			    memcmp(ix->pool + off, p[i].key, len) != 0)
 				continue;
 			if (count < max)
@@ -693,7 +719,10 @@ static void add_ip_probes(const bw_ioc_index *ix, probe *p, size_t *np, bw_ioc_t
 	if (!ix->type_count[type])
 		return;
 	unsigned bits = type == BW_IOC_IPV4 ? 32 : 128;
-	const uint64_t *present = type == BW_IOC_IPV4 ? &ix->v4_prefixes : ix->v6_prefixes;
+	uint64_t v4_present = 0;
+	if (type == BW_IOC_IPV4 && ix->v4_filter)
+		v4_present = ix->v4_filter[addr[0] << 8 | addr[1]] & V4_PREFIX_MASK;
+	const uint64_t *present = type == BW_IOC_IPV4 ? &v4_present : ix->v6_prefixes;
 	for (unsigned len = bits + 1; len-- > 0;) {
 		if (!has_bit(present, len))
 			continue;

@@ -127,15 +127,26 @@ static char *text_domain(const bw_link *l)
 	return r;
 }
 
+/* A suffix brands register their name under as a matter of course: a
+ * country code (de, co.uk, com.br) or com, net, org. Phishers register the
+ * name under the cheap new ones instead (osmosis.claims for osmosis.zone,
+ * t6wer.club shown as t6wer.top). */
+static bool established_suffix(const char *reg)
+{
+	const char *tld = strrchr(reg, '.');
+	tld = tld ? tld + 1 : reg;
+	return strlen(tld) == 2 || !strcmp(tld, "com") || !strcmp(tld, "net") || !strcmp(tld, "org");
+}
+
 static bool same_site(const char *a, const char *b)
 {
 	if (!a || !b)
 		return false;
 	if (strcmp(a, b) == 0)
 		return true;
-	/* brand.co.uk over brand.com: the same label across suffixes */
+	/* brand.co.uk over brand.com: the same label across established suffixes */
 	char *la = label_of(a), *lb = label_of(b);
-	bool same = la && lb && strcmp(la, lb) == 0;
+	bool same = la && lb && strcmp(la, lb) == 0 && established_suffix(a) && established_suffix(b);
 	free(la);
 	free(lb);
 	return same;

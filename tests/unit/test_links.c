@@ -162,6 +162,80 @@ static void test_text_mismatch_must_not_fire(void **state)
 	assert_no_link_findings("<a href=\"mailto:alice@example.org\">alice@example.org</a>");
 }
 
+static const char *mismatch_text_domain(const char *html)
+{
+	static char shown[256];
+	bw_message m;
+	scan(&m, html);
+	const bw_finding *f = find(&m, "LINK_TEXT_MISMATCH");
+	shown[0] = '\0';
+	if (f) {
+		json_t *l = first_link(f);
+		snprintf(shown, sizeof shown, "%s", json_string_value(json_object_get(l, "text_domain")));
+		json_decref(l);
+	}
+	bw_message_free(&m);
+	return shown;
+}
+
+/* The link text as a reader sees it (reduced from phishing_pot messages
+ * rspamd's PHISHING caught and Bulwark did not). */
+static void test_text_as_the_reader_sees_it(void **state)
+{
+	/* sample-340: a URL split over inline elements is one word */
+	assert_string_equal(mismatch_text_domain("<a href=\"https://links.esp.example/u/click?_t=1\">"
+						 "<span>https://verification.</span><span>wallet.example</span>"
+						 "/KYC?id=0</a>"),
+			    "wallet.example");
+	/* sample-2435: misnested markup makes the parser clone the <a>; still one text */
+	assert_string_equal(mismatch_text_domain("<sp><a href=\"https://t.esp.example/ls/click?upn=x\">"
+						 "https://www.<span class=\"il\">brand</spa>.example/c<wbr>laim</a>"),
+			    "brand.example");
+	/* sample-6311: a leading &nbsp; */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4zYM\">"
+						 "&nbsp;https://www.brand.example/nl/contact</a>"),
+			    "brand.example");
+	/* sample-6413: a domain, then a word ("Kaufland.de Kundenkonto") */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4QHy\">"
+						 "Brand.de Kundenkonto</a>"),
+			    "brand.de");
+	/* sample-61: two images whose alt shows a domain */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://shop.example/cl/1\"><img src=\"cid:a\" "
+						 "alt=\"Dating.example\"><br><img src=\"cid:b\" alt=\"Dating.example\"></a>"),
+			    "dating.example");
+	/* sample-1400: an href with no scheme opens as http:// in mail clients */
+	assert_string_equal(mismatch_text_domain("<a href=\"redirect.example/cl/415\">dating.example</a>"),
+			    "dating.example");
+	/* sample-3565, sample-4390: the same name under new top-level domains */
+	assert_string_equal(mismatch_text_domain("<a href=\"https://osmosis.claims/?a=1\">support.osmosis.zone</a>"),
+			    "osmosis.zone");
+	assert_string_equal(mismatch_text_domain("<a href=\"https://t6wer.club/\">t6wer.top</a>"), "t6wer.top");
+}
+
+static void test_text_as_the_reader_sees_it_must_not_fire(void **state)
+{
+	/* words in separate blocks stay separate words */
+	assert_no_link_findings("<a href=\"https://evil.example/\"><div>Visit</div><div>www.example.org</div></a>");
+	/* a sentence that begins with a domain is prose */
+	assert_no_link_findings("<a href=\"https://evil.example/\">Brand.de has new offers for you</a>");
+	/* a relative href with no host-like start is no link at all */
+	bw_message m;
+	scan(&m, "<a href=\"page.html\">www.example.org</a> <a href=\"file.zip\">example.org</a>");
+	assert_int_equal(m.nlinks, 0);
+	bw_message_free(&m);
+	scan(&m, "<a href=\"redirect.example/cl/415\">here</a>");
+	assert_int_equal(m.nlinks, 1);
+	assert_string_equal(m.links[0].url, "http://redirect.example/cl/415");
+	bw_message_free(&m);
+	/* two adjacent links to one URL with text between stay two links */
+	scan(&m, "<a href=\"https://example.org/\">one</a> and <a href=\"https://example.org/\">two</a>");
+	assert_int_equal(m.nlinks, 2);
+	assert_string_equal(m.links[1].text, "two");
+	bw_message_free(&m);
+	/* the established same-brand exemption still holds */
+	assert_no_link_findings("<a href=\"https://brand.com/\">brand.de</a>");
+}
+
 static void test_ip_userinfo_script(void **state)
 {
 	bw_message m;
@@ -269,6 +343,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_mismatch),
 		cmocka_unit_test(test_text_mismatch_must_not_fire),
+		cmocka_unit_test(test_text_as_the_reader_sees_it),
+		cmocka_unit_test(test_text_as_the_reader_sees_it_must_not_fire),
 		cmocka_unit_test(test_ip_userinfo_script),
 		cmocka_unit_test(test_confusable_host),
 		cmocka_unit_test(test_shortener),

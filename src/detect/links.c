@@ -186,9 +186,9 @@ static bool url_has_encoded_invisible(const char *url, bool *rtlo)
 	return any;
 }
 
-/* The raw href as written in the message: a '%' in its host part means the
- * host was percent-encoded to hide it. */
-static bool raw_host_percent(const bw_message *m, const bw_link *l)
+/* The authority of the raw href as written in the message ("user@host:port"),
+ * or false when the link has no span or no "//". */
+static bool raw_authority(const bw_message *m, const bw_link *l, const char **auth, size_t *len)
 {
 	if (l->part >= m->nparts || l->span_end <= l->span_start || l->span_end > m->parts[l->part].len)
 		return false;
@@ -197,10 +197,45 @@ static bool raw_host_percent(const bw_message *m, const bw_link *l)
 	const char *sep = memmem(raw, n, "//", 2);
 	if (!sep)
 		return false;
-	for (const char *q = sep + 2; q < raw + n && *q != '/' && *q != '?' && *q != '#'; q++)
-		if (*q == '%')
-			return true;
-	return false;
+	const char *q = sep + 2;
+	while (q < raw + n && *q != '/' && *q != '?' && *q != '#' && *q != '\\')
+		q++;
+	*auth = sep + 2;
+	*len = (size_t)(q - *auth);
+	return true;
+}
+
+/* A '%' in the raw authority: the host was percent-encoded to hide it. */
+static bool raw_host_percent(const bw_message *m, const bw_link *l)
+{
+	const char *a;
+	size_t n;
+	return raw_authority(m, l, &a, &n) && memchr(a, '%', n);
+}
+
+/* An IPv4 host written other than as a dotted quad: "1.2.3", "0x7f.1",
+ * "3232235777", "0300.0250.0.1" all parse (WHATWG) to an address that the
+ * reader cannot recognise as one. */
+static bool raw_ipv4_disguised(const bw_message *m, const bw_link *l, const bw_url *u)
+{
+	const char *a;
+	size_t n;
+	if (u->host_type != BW_HOST_IPV4 || !raw_authority(m, l, &a, &n))
+		return false;
+	const char *at = NULL;
+	for (const char *q = a; q < a + n; q++)
+		if (*q == '@')
+			at = q;
+	if (at) {
+		n -= (size_t)(at + 1 - a);
+		a = at + 1;
+	}
+	const char *colon = memchr(a, ':', n);
+	if (colon)
+		n = (size_t)(colon - a);
+	while (n && a[n - 1] == '.')
+		n--; /* "192.0.2.1." is the same address, written plainly */
+	return n != strlen(u->host) || g_ascii_strncasecmp(a, u->host, n) != 0;
 }
 
 void bw_detect_links(bw_message *m, const bw_engine *e)
@@ -261,6 +296,8 @@ void bw_detect_links(bw_message *m, const bw_engine *e)
 			why = rtlo ? "bidirectional override in the URL" : "invisible characters in the URL";
 		else if (remote && raw_host_percent(m, l))
 			why = "percent-encoded host";
+		else if (remote && raw_ipv4_disguised(m, l, &u))
+			why = "IP address not written as four decimal numbers";
 		if (why) {
 			item(&it, l, "reason", why, NULL, NULL);
 			hit(&obfuscated, BW_SEV_MEDIUM, 2, it.data);

@@ -264,6 +264,41 @@ static void test_ip_userinfo_script(void **state)
 	bw_message_free(&m);
 }
 
+/* sample-1819 ("https://1.2.3"), sample-6776 ("http://012152606204/", an
+ * octal number): an IP address the reader cannot recognise as one */
+static void test_disguised_ip(void **state)
+{
+	const char *disguised[] = {"http://1.2.3/", "http://012152606204/x", "http://0x7f.1/", "http://3232235777/",
+				   "http://user@0300.0250.0.1:8080/"};
+	for (size_t i = 0; i < sizeof disguised / sizeof disguised[0]; i++) {
+		char html[256];
+		snprintf(html, sizeof html, "<a href=\"%s\">Open Gift</a>", disguised[i]);
+		bw_message m;
+		scan(&m, html);
+		assert_non_null(find(&m, "LINK_IP_LITERAL"));
+		const bw_finding *f = find(&m, "LINK_OBFUSCATED");
+		if (!f)
+			fail_msg("no LINK_OBFUSCATED for %s", disguised[i]);
+		json_t *l = first_link(f);
+		assert_string_equal(json_string_value(json_object_get(l, "reason")),
+				    "IP address not written as four decimal numbers");
+		json_decref(l);
+		bw_message_free(&m);
+	}
+	/* a dotted quad, with port, user-info or a trailing dot, is plainly an IP */
+	const char *plain[] = {"http://192.0.2.7/login", "http://192.0.2.7:8080/", "http://192.0.2.7./"};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+		char html[256];
+		snprintf(html, sizeof html, "<a href=\"%s\">log in</a>", plain[i]);
+		bw_message m;
+		scan(&m, html);
+		assert_non_null(find(&m, "LINK_IP_LITERAL"));
+		if (find(&m, "LINK_OBFUSCATED"))
+			fail_msg("LINK_OBFUSCATED for %s", plain[i]);
+		bw_message_free(&m);
+	}
+}
+
 static void test_confusable_host(void **state)
 {
 	bw_message m;
@@ -347,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_text_as_the_reader_sees_it_must_not_fire),
 		cmocka_unit_test(test_ip_userinfo_script),
 		cmocka_unit_test(test_confusable_host),
+		cmocka_unit_test(test_disguised_ip),
 		cmocka_unit_test(test_shortener),
 		cmocka_unit_test(test_obfuscated),
 		cmocka_unit_test(test_ordinary_links),

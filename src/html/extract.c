@@ -1326,6 +1326,8 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 		const char *type = bw_dom_attr_value(el, "type");
 		if (type && bw_ascii_iequal(type, "image"))
 			url_attr(sc, ei, bw_dom_attr(el, "src"), "input-image", true, BW_STAT_IMAGES);
+		if (bw_dom_attr(el, "formaction"))
+			link(sc, f, bw_dom_attr(el, "formaction"));
 		break;
 	}
 	case GUMBO_TAG_IFRAME:
@@ -1389,6 +1391,17 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 	case GUMBO_TAG_AREA:
 		if (bw_dom_attr(el, "href"))
 			link(sc, f, bw_dom_attr(el, "href"));
+		break;
+	/* where a form sends what the reader types (a credential form in the
+	 * mail itself) is a link too: javascript:, data: or an IP there are
+	 * the same deception */
+	case GUMBO_TAG_FORM:
+		if (bw_dom_attr(el, "action"))
+			link(sc, f, bw_dom_attr(el, "action"));
+		break;
+	case GUMBO_TAG_BUTTON:
+		if (bw_dom_attr(el, "formaction"))
+			link(sc, f, bw_dom_attr(el, "formaction"));
 		break;
 	default:
 		break;

@@ -299,6 +299,22 @@ static void test_disguised_ip(void **state)
 	}
 }
 
+/* forms post what the reader types: their targets are links too */
+static void test_form_targets(void **state)
+{
+	bw_message m;
+	scan(&m, "<form action=\"javascript:steal()\"><input name=p type=password><button>Log in</button></form>");
+	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	bw_message_free(&m);
+	scan(&m, "<form action=\"https://login.example/\"><input type=submit formaction=\"http://192.0.2.9/p\">"
+		 "<button formaction=\"data:text/html,x\">Go</button></form>");
+	assert_non_null(find(&m, "LINK_IP_LITERAL"));
+	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	assert_int_equal(m.nlinks, 3);
+	bw_message_free(&m);
+	assert_no_link_findings("<form action=\"https://www.example.org/search\"><input name=q></form>");
+}
+
 static void test_confusable_host(void **state)
 {
 	bw_message m;
@@ -383,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_ip_userinfo_script),
 		cmocka_unit_test(test_confusable_host),
 		cmocka_unit_test(test_disguised_ip),
+		cmocka_unit_test(test_form_targets),
 		cmocka_unit_test(test_shortener),
 		cmocka_unit_test(test_obfuscated),
 		cmocka_unit_test(test_ordinary_links),

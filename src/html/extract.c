@@ -115,6 +115,7 @@ typedef struct scan {
 	long text_link;       /* m->links index collecting text, or -1 */
 	bw_buf text;
 	bool text_after_link; /* shown text outside any link since the last link */
+	bool text_seen, text_unseen; /* the link's text has words a reader sees / does not see */
 	bool fonts;           /* the sheets have @font-face rules */
 	bw_buf font_use;      /* CSS that may name a font family, @font-face blocks left out */
 	unsigned char *chars; /* bitmap of the BMP code points of shown text */
@@ -1022,6 +1023,8 @@ static void link_text_finish(scan *sc)
 	l->text = bw_buf_steal(&t);
 	if (text_is_url(l->text))
 		l->flags |= BW_LINK_TEXT_IS_URL;
+	if (sc->text_unseen && !sc->text_seen)
+		l->flags |= BW_LINK_ZERO_SIZE_TEXT;
 	bw_buf_reset(&sc->text);
 	sc->text_link = -1;
 }
@@ -1029,11 +1032,15 @@ static void link_text_finish(scan *sc)
 /* Text nodes join as the reader sees them: "verification.<span>metamask.io</span>"
  * is one word; elements that are not inline (blocks, line breaks, images
  * whose alt stands in) separate words (link_text_break). */
-static void link_text(scan *sc, const char *s)
+static void link_text(scan *sc, const char *s, bool unseen)
 {
 	if (sc->text_link >= 0 && sc->text.len < LINK_TEXT_MAX) {
 		size_t n = strlen(s);
 		bw_buf_append(&sc->text, s, n < LINK_TEXT_MAX ? n : LINK_TEXT_MAX);
+		if (s[strspn(s, " \t\r\n\f")]) {
+			sc->text_unseen |= unseen;
+			sc->text_seen |= !unseen;
+		}
 	}
 }
 
@@ -1103,7 +1110,7 @@ static bool continues_last_link(scan *sc, const char *url)
 		bw_buf_puts(&sc->text, last->text ? last->text : "");
 		free(last->text);
 		last->text = NULL;
-		last->flags &= ~BW_LINK_TEXT_IS_URL;
+		last->flags &= ~(unsigned)(BW_LINK_TEXT_IS_URL | BW_LINK_ZERO_SIZE_TEXT);
 		sc->text_link = (long)(m->nlinks - 1);
 	}
 	return true;
@@ -1154,14 +1161,13 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 	if (sc->m && !sc->links_full) {
 		link_text_finish(sc);
 		sc->text_after_link = false;
+		sc->text_seen = sc->text_unseen = false;
 		bw_link *l = bw_message_add_link(sc->m);
 		l->url = u.href;
 		u.href = NULL;
 		l->unwrapped = dest;
 		dest = NULL;
 		l->part = sc->part;
-		if (f->hidden || f->zero_font)
-			l->flags |= BW_LINK_ZERO_SIZE_TEXT;
 		if (span) {
 			/* without the quotes */
 			if (ve - vs >= 2 && (sc->d->html[vs] == '"' || sc->d->html[vs] == '\'')) {
@@ -1311,7 +1317,8 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 		if (sc->text_link >= 0 && f->shown) {
 			const char *alt = bw_dom_attr_value(el, "alt");
 			if (alt) {
-				link_text(sc, alt);
+				/* the image stands for its alt; its size is not the font's */
+				link_text(sc, alt, f->hidden);
 				link_text_break(sc);
 			}
 		}
@@ -1452,7 +1459,7 @@ static void enter(scan *sc, frame *f, const frame *up)
 	f->shown = up->shown && !box.display_none && !(html && bw_dom_attr(el, "hidden"));
 	f->hidden = up->hidden || !f->shown || box.visibility_hidden || box.opacity_zero ||
 		    box.offscreen || ei.width == 0 || ei.height == 0;
-	f->zero_font = up->zero_font || box.zero_font_size;
+	f->zero_font = box.zero_font_size || (up->zero_font && !box.font_size_absolute);
 	if (f->hidden)
 		ei.flags |= BW_RES_HIDDEN;
 	if ((ei.width >= 0 || ei.height >= 0) && ei.width <= 2 && ei.height <= 2)
@@ -1523,7 +1530,7 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		const GumboNode *k = kids->data[f->next++];
 		if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE || k->type == GUMBO_NODE_CDATA) {
 			if (sc.text_link >= 0 && f->shown)
-				link_text(&sc, k->v.text.text);
+				link_text(&sc, k->v.text.text, f->hidden || f->zero_font);
 			else if (f->shown && k->type != GUMBO_NODE_WHITESPACE)
 				sc.text_after_link = true;
 			if (sc.chars && f->shown)

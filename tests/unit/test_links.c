@@ -377,6 +377,32 @@ static void test_obfuscated(void **state)
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_LOW);
 	bw_message_free(&m);
+
+	/* a size relative to zero is zero */
+	scan(&m, "<div style=\"font-size:0\"><a href=\"https://evil.example/x\">hidden "
+		 "<span style=\"font-size:150%\">still</span></a></div>");
+	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	bw_message_free(&m);
+}
+
+/* Email templates put font-size: 0 on a wrapper to close the gaps between
+ * inline blocks, and a real size on what is inside (phishing_pot sample-309,
+ * -615, -5707 and ten more of twenty Bulwark-only LINK_OBFUSCATED reviewed);
+ * social icons are images whose alt is the link text (sample-6330). */
+static void test_zero_font_wrapper_is_no_obfuscation(void **state)
+{
+	assert_no_link_findings("<table><tr><td style=\"font-size:0px\"><a href=\"https://shop.example/b\">"
+				"<div style=\"font-size:14px\">CLAIM NOW!</div></a></td></tr></table>");
+	assert_no_link_findings("<body style=\"font-size:0\"><p><span style=\"font-size: 18px;\">More? "
+				"<a href=\"https://shop.example/a\">Look here &gt;&gt;</a></span></p></body>");
+	assert_no_link_findings("<center style=\"font-size:0px\"><a href=\"https://shop.example/i\">"
+				"<img src=\"https://img.example/instagram.png\" alt=\"Instagram\" width=\"34\"></a></center>");
+	/* but an image hidden with the text is hidden */
+	bw_message m;
+	scan(&m, "<div style=\"width:0;max-height:0;overflow:hidden\"><a href=\"https://evil.example/i\">"
+		 "<img src=\"https://img.example/x.png\" alt=\"Instagram\"></a></div>");
+	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	bw_message_free(&m);
 }
 
 static void test_ordinary_links(void **state)
@@ -400,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_confusable_host),
 		cmocka_unit_test(test_disguised_ip),
 		cmocka_unit_test(test_form_targets),
+		cmocka_unit_test(test_zero_font_wrapper_is_no_obfuscation),
 		cmocka_unit_test(test_shortener),
 		cmocka_unit_test(test_obfuscated),
 		cmocka_unit_test(test_ordinary_links),

@@ -114,8 +114,8 @@ typedef struct scan {
 	bool res_full, links_full;
 	long text_link;       /* m->links index collecting text, or -1 */
 	bw_buf text;
-	bool text_after_link; /* shown text outside any link since the last link */
 	bool text_seen, text_unseen; /* the link's text has words a reader sees / does not see */
+	bool break_pending;   /* a word break came while no link collected text */
 	bool fonts;           /* the sheets have @font-face rules */
 	bw_buf font_use;      /* CSS that may name a font family, @font-face blocks left out */
 	unsigned char *chars; /* bitmap of the BMP code points of shown text */
@@ -1027,6 +1027,7 @@ static void link_text_finish(scan *sc)
 		l->flags |= BW_LINK_ZERO_SIZE_TEXT;
 	bw_buf_reset(&sc->text);
 	sc->text_link = -1;
+	sc->break_pending = false;
 }
 
 /* Text nodes join as the reader sees them: "verification.<span>metamask.io</span>"
@@ -1046,7 +1047,9 @@ static void link_text(scan *sc, const char *s, bool unseen)
 
 static void link_text_break(scan *sc)
 {
-	if (sc->text_link >= 0 && sc->text.len && sc->text.len < LINK_TEXT_MAX)
+	if (sc->text_link < 0)
+		sc->break_pending = true;
+	else if (sc->text.len && sc->text.len < LINK_TEXT_MAX)
 		bw_buf_putc(&sc->text, ' ');
 }
 
@@ -1094,15 +1097,17 @@ static bool schemeless_web_link(const char *v, bw_url *u)
 
 /* Misnested markup ("<a>https://www.<span>brand</spa>.net</a>" inside other
  * formatting) makes the HTML parser close the <a> and reopen a clone of it:
- * two elements, one link on screen. A link to the same URL that follows
- * the last one with no text between continues its text. */
-static bool continues_last_link(scan *sc, const char *url)
+ * two elements, one link on screen. A clone of the last link (its href is
+ * the same span of the source) continues its text; an <a> written in the
+ * source is a link of its own, even to the same URL. */
+static bool continues_last_link(scan *sc, const GumboNode *el, size_t span_start, size_t span_end)
 {
 	bw_message *m = sc->m;
-	if (!m->nlinks || sc->text_after_link)
+	if (!m->nlinks || span_end <= span_start ||
+	    !(el->parse_flags & (GUMBO_INSERTION_RECONSTRUCTED_FORMATTING_ELEMENT | GUMBO_INSERTION_ADOPTION_AGENCY_CLONED)))
 		return false;
 	bw_link *last = &m->links[m->nlinks - 1];
-	if (last->part != sc->part || strcmp(last->url, url) != 0)
+	if (last->part != sc->part || last->span_start != span_start || last->span_end != span_end)
 		return false;
 	if (sc->text_link != (long)(m->nlinks - 1)) {
 		link_text_finish(sc);
@@ -1112,6 +1117,9 @@ static bool continues_last_link(scan *sc, const char *url)
 		last->text = NULL;
 		last->flags &= ~(unsigned)(BW_LINK_TEXT_IS_URL | BW_LINK_ZERO_SIZE_TEXT);
 		sc->text_link = (long)(m->nlinks - 1);
+		/* the clone opened in a new block: "Offer</p><p>more" is two words */
+		if (sc->break_pending)
+			link_text_break(sc);
 	}
 	return true;
 }
@@ -1153,14 +1161,18 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 		bw_strvec_pushf(&sc->m->errors, "more than max_links (%u) links: the rest are not listed",
 				sc->lim->max_links);
 	}
-	if (sc->m && !sc->links_full && continues_last_link(sc, u.href)) {
+	/* without the quotes */
+	if (span && ve - vs >= 2 && (sc->d->html[vs] == '"' || sc->d->html[vs] == '\'')) {
+		vs++;
+		ve--;
+	}
+	if (sc->m && !sc->links_full && continues_last_link(sc, f->node, span ? vs : 0, span ? ve : 0)) {
 		free(dest);
 		bw_url_free(&u);
 		return;
 	}
 	if (sc->m && !sc->links_full) {
 		link_text_finish(sc);
-		sc->text_after_link = false;
 		sc->text_seen = sc->text_unseen = false;
 		bw_link *l = bw_message_add_link(sc->m);
 		l->url = u.href;
@@ -1169,11 +1181,6 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 		dest = NULL;
 		l->part = sc->part;
 		if (span) {
-			/* without the quotes */
-			if (ve - vs >= 2 && (sc->d->html[vs] == '"' || sc->d->html[vs] == '\'')) {
-				vs++;
-				ve--;
-			}
 			l->span_start = vs;
 			l->span_end = ve;
 		}
@@ -1531,8 +1538,6 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE || k->type == GUMBO_NODE_CDATA) {
 			if (sc.text_link >= 0 && f->shown)
 				link_text(&sc, k->v.text.text, f->hidden || f->zero_font);
-			else if (f->shown && k->type != GUMBO_NODE_WHITESPACE)
-				sc.text_after_link = true;
 			if (sc.chars && f->shown)
 				note_chars(&sc, k->v.text.text);
 			continue;

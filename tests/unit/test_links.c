@@ -191,6 +191,16 @@ static void test_text_as_the_reader_sees_it(void **state)
 	assert_string_equal(mismatch_text_domain("<sp><a href=\"https://t.esp.example/ls/click?upn=x\">"
 						 "https://www.<span class=\"il\">brand</spa>.example/c<wbr>laim</a>"),
 			    "brand.example");
+	/* sample-6898: an unclosed <a> is cloned into each later block, but an
+	 * <a> written in the source to the same URL is a link of its own */
+	bw_message m;
+	scan(&m, "<p><a href=\"https://casino.example/4z\">Offer</p><p>more</p>"
+		 "<p>Play responsibly <a href=\"https://casino.example/4z\">brand.de</a></p>");
+	assert_int_equal(m.nlinks, 2);
+	assert_string_equal(m.links[0].text, "Offer more Play responsibly");
+	assert_string_equal(m.links[1].text, "brand.de");
+	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	bw_message_free(&m);
 	/* sample-6311: a leading &nbsp; */
 	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4zYM\">"
 						 "&nbsp;https://www.brand.example/nl/contact</a>"),

@@ -1,7 +1,8 @@
 /* Deceptive links: text that shows another site than the link goes to, IP
  * literals, user-info that looks like a host, confusable or punycode hosts,
  * URL shorteners, script/data URIs and obfuscation (invisible or bidi
- * characters, percent-encoded hosts, zero-size text).
+ * characters, percent-encoded hosts, IPv4 hosts not written as a dotted
+ * quad, zero-size text).
  *
  * One finding per kind per message (count and up to 10 examples), so that
  * a long newsletter does not add up. Scores: USERINFO and SCRIPT_OR_DATA_URI

@@ -10,6 +10,9 @@
  *   DISPLAY_NAME_ADDRESS        2 (an address in the name that is not the sender's)
  *   REPLY_TO_DIVERGES           2 when the From claims a protected identity, else 0
  *   ENVELOPE_FROM_DIVERGES      0 (informational: normal for mailing services)
+ *   FROM_ADDRESS_MISSING        2 (the From shows a name and no address: a
+ *                               reader sees only the name, replies go to
+ *                               the Reply-To; no mail system sends that)
  * So an outlet's name over a lookalike domain (4 + 3) is suspicious on its
  * own, and with the tracking such mail carries (pixel 1, known vendor 1,
  * recipient token 2) or a diverging Reply-To (2) it reaches malicious, while
@@ -283,17 +286,23 @@ static bool lookalikes(bw_message *m, const bw_protected *p, bool *from_lookalik
 	return count > 0;
 }
 
+/* A Reply-To with a domain diverges from a From without one, too: the
+ * reply goes somewhere the From never showed. */
 static void divergence(bw_message *m, const char *id, const char *what, const char *other_addr, bool claims)
 {
 	char *fd = addr_domain(m->from.address), *od = addr_domain(other_addr);
 	char *fr = fd ? bw_registrable_domain(fd) : NULL, *or = od ? bw_registrable_domain(od) : NULL;
-	if (fr && or && strcmp(fr, or) != 0) {
-		bool reply = strcmp(id, "REPLY_TO_DIVERGES") == 0;
+	bool reply = strcmp(id, "REPLY_TO_DIVERGES") == 0;
+	if (or && ((fr && strcmp(fr, or) != 0) || (!fr && reply))) {
 		double score = reply && claims ? 2 : 0;
 		bw_severity sev = reply ? (claims ? BW_SEV_MEDIUM : BW_SEV_LOW) : BW_SEV_INFO;
 		bw_buf s = {0}, ev = {0};
-		bw_buf_printf(&s, "%s goes to %s, not to the From domain %s%s", what, or, fr,
-			      reply && claims ? ", while the From claims a protected identity" : "");
+		if (fr)
+			bw_buf_printf(&s, "%s goes to %s, not to the From domain %s", what, or, fr);
+		else
+			bw_buf_printf(&s, "%s goes to %s, while the From shows no address", what, or);
+		if (reply && claims)
+			bw_buf_puts(&s, ", while the From claims a protected identity");
 		bw_finding *f = bw_message_add_finding(m, id, sev, score, s.data);
 		if (reply && claims)
 			bw_strvec_push(&f->attack, ATTACK_IMPERSONATION);
@@ -312,8 +321,41 @@ static void divergence(bw_message *m, const char *id, const char *what, const ch
 	free(or);
 }
 
+/* "Facebook" <>, a bare name, an address without '@', or no From at all */
+static void from_address_missing(bw_message *m)
+{
+	char *dom = addr_domain(m->from.address);
+	bool has = dom && strchr(m->from.address, '@') != m->from.address;
+	free(dom);
+	if (has || !m->nheaders)
+		return;
+	const char *raw = bw_message_header(m, "From");
+	bw_buf s = {0}, ev = {0};
+	if (!raw)
+		bw_buf_puts(&s, "The message has no From header");
+	else if (m->from.name)
+		bw_buf_printf(&s, "The From shows the name \"%s\" and no sender address", m->from.name);
+	else
+		bw_buf_puts(&s, "The From header holds no sender address");
+	if (m->reply_to.address)
+		bw_buf_printf(&s, "; replies go to %s", m->reply_to.address);
+	bw_finding *f = bw_message_add_finding(m, "FROM_ADDRESS_MISSING", BW_SEV_MEDIUM, 2, s.data);
+	if (m->from.name)
+		bw_strvec_push(&f->attack, ATTACK_IMPERSONATION);
+	push_phishing(f, m);
+	bw_buf_putc(&ev, '{');
+	json_kv(&ev, "from_header", raw, false);
+	json_kv(&ev, "display_name", m->from.name, true);
+	json_kv(&ev, "address", m->from.address, true);
+	json_kv(&ev, "reply_to", m->reply_to.address, true);
+	bw_buf_putc(&ev, '}');
+	f->evidence_json = bw_buf_steal(&ev);
+	bw_buf_free(&s);
+}
+
 void bw_detect_impersonation(bw_message *m, const bw_engine *e)
 {
+	from_address_missing(m);
 	const bw_protected *p = e->protected_ids;
 	bool claims = false;
 	if (p) {

@@ -1,7 +1,8 @@
 /* Deceptive links: text that shows another site than the link goes to, IP
  * literals, user-info that looks like a host, confusable or punycode hosts,
  * URL shorteners, script/data URIs and obfuscation (invisible or bidi
- * characters, percent-encoded hosts, zero-size text).
+ * characters, percent-encoded hosts, IPv4 hosts not written as a dotted
+ * quad, zero-size text).
  *
  * One finding per kind per message (count and up to 10 examples), so that
  * a long newsletter does not add up. Scores: USERINFO and SCRIPT_OR_DATA_URI
@@ -127,15 +128,26 @@ static char *text_domain(const bw_link *l)
 	return r;
 }
 
+/* A suffix brands register their name under as a matter of course: a
+ * country code (de, co.uk, com.br) or com, net, org. Phishers register the
+ * name under the cheap new ones instead (osmosis.claims for osmosis.zone,
+ * t6wer.club shown as t6wer.top). */
+static bool established_suffix(const char *reg)
+{
+	const char *tld = strrchr(reg, '.');
+	tld = tld ? tld + 1 : reg;
+	return strlen(tld) == 2 || !strcmp(tld, "com") || !strcmp(tld, "net") || !strcmp(tld, "org");
+}
+
 static bool same_site(const char *a, const char *b)
 {
 	if (!a || !b)
 		return false;
 	if (strcmp(a, b) == 0)
 		return true;
-	/* brand.co.uk over brand.com: the same label across suffixes */
+	/* brand.co.uk over brand.com: the same label across established suffixes */
 	char *la = label_of(a), *lb = label_of(b);
-	bool same = la && lb && strcmp(la, lb) == 0;
+	bool same = la && lb && strcmp(la, lb) == 0 && established_suffix(a) && established_suffix(b);
 	free(la);
 	free(lb);
 	return same;
@@ -175,9 +187,9 @@ static bool url_has_encoded_invisible(const char *url, bool *rtlo)
 	return any;
 }
 
-/* The raw href as written in the message: a '%' in its host part means the
- * host was percent-encoded to hide it. */
-static bool raw_host_percent(const bw_message *m, const bw_link *l)
+/* The authority of the raw href as written in the message ("user@host:port"),
+ * or false when the link has no span or no "//". */
+static bool raw_authority(const bw_message *m, const bw_link *l, const char **auth, size_t *len)
 {
 	if (l->part >= m->nparts || l->span_end <= l->span_start || l->span_end > m->parts[l->part].len)
 		return false;
@@ -186,10 +198,45 @@ static bool raw_host_percent(const bw_message *m, const bw_link *l)
 	const char *sep = memmem(raw, n, "//", 2);
 	if (!sep)
 		return false;
-	for (const char *q = sep + 2; q < raw + n && *q != '/' && *q != '?' && *q != '#'; q++)
-		if (*q == '%')
-			return true;
-	return false;
+	const char *q = sep + 2;
+	while (q < raw + n && *q != '/' && *q != '?' && *q != '#' && *q != '\\')
+		q++;
+	*auth = sep + 2;
+	*len = (size_t)(q - *auth);
+	return true;
+}
+
+/* A '%' in the raw authority: the host was percent-encoded to hide it. */
+static bool raw_host_percent(const bw_message *m, const bw_link *l)
+{
+	const char *a;
+	size_t n;
+	return raw_authority(m, l, &a, &n) && memchr(a, '%', n);
+}
+
+/* An IPv4 host written other than as a dotted quad: "1.2.3", "0x7f.1",
+ * "3232235777", "0300.0250.0.1" all parse (WHATWG) to an address that the
+ * reader cannot recognise as one. */
+static bool raw_ipv4_disguised(const bw_message *m, const bw_link *l, const bw_url *u)
+{
+	const char *a;
+	size_t n;
+	if (u->host_type != BW_HOST_IPV4 || !raw_authority(m, l, &a, &n))
+		return false;
+	const char *at = NULL;
+	for (const char *q = a; q < a + n; q++)
+		if (*q == '@')
+			at = q;
+	if (at) {
+		n -= (size_t)(at + 1 - a);
+		a = at + 1;
+	}
+	const char *colon = memchr(a, ':', n);
+	if (colon)
+		n = (size_t)(colon - a);
+	while (n && a[n - 1] == '.')
+		n--; /* "192.0.2.1." is the same address, written plainly */
+	return n != strlen(u->host) || g_ascii_strncasecmp(a, u->host, n) != 0;
 }
 
 void bw_detect_links(bw_message *m, const bw_engine *e)
@@ -250,6 +297,8 @@ void bw_detect_links(bw_message *m, const bw_engine *e)
 			why = rtlo ? "bidirectional override in the URL" : "invisible characters in the URL";
 		else if (remote && raw_host_percent(m, l))
 			why = "percent-encoded host";
+		else if (remote && raw_ipv4_disguised(m, l, &u))
+			why = "IP address not written as four decimal numbers";
 		if (why) {
 			item(&it, l, "reason", why, NULL, NULL);
 			hit(&obfuscated, BW_SEV_MEDIUM, 2, it.data);

@@ -663,8 +663,10 @@ void bw_css_box_merge(bw_css_box *dst, const bw_css_box *src)
 		dst->sets_background_image = src->sets_background_image;
 	if (take(dst, src, G_FONT_FAMILY))
 		dst->has_font_family = src->has_font_family;
-	if (take(dst, src, G_FONT_SIZE))
+	if (take(dst, src, G_FONT_SIZE)) {
 		dst->zero_font_size = src->zero_font_size;
+		dst->font_size_absolute = src->font_size_absolute;
+	}
 	if (take(dst, src, G_POSITION))
 		d->positioned = s->positioned;
 	if (take(dst, src, G_LEFT))
@@ -737,6 +739,27 @@ static bool length_px(const char *s, const bw_css_tok *t, bool font_rel, double 
 static bool is_numeric(const bw_css_tok *t)
 {
 	return t->type == BW_CSS_NUMBER || t->type == BW_CSS_DIMENSION || t->type == BW_CSS_PERCENTAGE;
+}
+
+/* A font size that does not scale with the parent's: a length in absolute
+ * units, rem (the root's size) or a keyword other than larger/smaller. Email
+ * templates set font-size: 0 on a wrapper (to remove the gaps between
+ * inline blocks) and a real size on the text inside. */
+static bool font_size_absolute(const char *s, const bw_css_tok *t)
+{
+	double px;
+	char word[16];
+	if (t->type == BW_CSS_IDENT) {
+		bw_css_tok_lower(s, t, word, sizeof word);
+		return strcmp(word, "larger") != 0 && strcmp(word, "smaller") != 0 && strcmp(word, "inherit") != 0 &&
+		       strcmp(word, "unset") != 0;
+	}
+	if (t->type == BW_CSS_DIMENSION) {
+		bw_css_tok_lower(s, t, word, sizeof word);
+		if (!strcmp(word, "rem"))
+			return t->num > 0;
+	}
+	return t->type == BW_CSS_DIMENSION && length_px(s, t, false, &px) && px > 0;
 }
 
 /* left / top: far out of the viewport? False when not a position at all. */
@@ -919,6 +942,7 @@ static void box_declare(bw_css_box *box, const char *s, enum prop id, size_t sta
 			if (v[i].type == BW_CSS_DIMENSION || v[i].type == BW_CSS_PERCENTAGE ||
 			    (v[i].type == BW_CSS_NUMBER && v[i].num == 0)) {
 				one.zero_font_size = v[i].num == 0;
+				one.font_size_absolute = font_size_absolute(s, &v[i]);
 				break;
 			}
 		}
@@ -927,6 +951,7 @@ static void box_declare(bw_css_box *box, const char *s, enum prop id, size_t sta
 		if (n == 1 && (is_numeric(&v[0]) || v[0].type == BW_CSS_IDENT)) {
 			g = G_FONT_SIZE;
 			one.zero_font_size = is_numeric(&v[0]) && v[0].num == 0;
+			one.font_size_absolute = font_size_absolute(s, &v[0]);
 		}
 		break;
 	default:

@@ -56,6 +56,9 @@ typedef struct bw_css_box {
 		bool max_width_zero, max_height_zero;
 		double width, height;     /* width / height in px, < 0 when not px */
 	} decl;
+	bool font_size_absolute;     /* font-size set to a non-zero size that does not scale
+					with the parent's (px, pt, a keyword): text inside
+					a font-size: 0 wrapper shows again */
 } bw_css_box;
 
 void bw_css_box_init(bw_css_box *b);

@@ -114,6 +114,8 @@ typedef struct scan {
 	bool res_full, links_full;
 	long text_link;       /* m->links index collecting text, or -1 */
 	bw_buf text;
+	bool text_seen, text_unseen; /* the link's text has words a reader sees / does not see */
+	bool break_pending;   /* a word break came while no link collected text */
 	bool fonts;           /* the sheets have @font-face rules */
 	bw_buf font_use;      /* CSS that may name a font family, @font-face blocks left out */
 	unsigned char *chars; /* bitmap of the BMP code points of shown text */
@@ -953,18 +955,27 @@ static void sheet_refs(scan *sc)
 
 /* ---- links ---- */
 
+/* The text shows a URL: it starts with a scheme or "www.", or its first word
+ * is a domain name and the text is short ("Kaufland.de Kundenkonto", an
+ * image's alt written twice): a domain at the head of a sentence-long text
+ * is prose, not an address shown in place of the link. */
 static bool text_is_url(const char *t)
 {
 	if (bw_ascii_istartswith(t, "http://") || bw_ascii_istartswith(t, "https://") ||
 	    bw_ascii_istartswith(t, "www."))
 		return true;
+	size_t words = 1;
+	for (const char *q = strchr(t, ' '); q; q = strchr(q + 1, ' '))
+		words++;
+	if (words > 3)
+		return false;
 	/* a domain name (labels, dots, a TLD of two or more letters), then maybe a path */
 	size_t labels = 0, len = 0;
 	bool alpha = true;
 	const char *p = t;
 	for (;; p++) {
 		unsigned char c = (unsigned char)*p;
-		if (!c || c == '/' || c == '.') {
+		if (!c || c == '/' || c == '.' || c == ' ') {
 			if (!len)
 				return false;
 			labels++;
@@ -979,7 +990,13 @@ static bool text_is_url(const char *t)
 			return false;
 		}
 	}
-	return labels >= 2 && alpha && len >= 2 && !strchr(p, ' ');
+	return labels >= 2 && alpha && len >= 2;
+}
+
+/* U+00A0 (&nbsp;) separates words as a space does: "&nbsp;https://..." */
+static size_t nbsp_at(const bw_buf *b, size_t i)
+{
+	return i + 1 < b->len && (unsigned char)b->data[i] == 0xC2 && (unsigned char)b->data[i + 1] == 0xA0 ? 2 : 0;
 }
 
 static void link_text_finish(scan *sc)
@@ -992,8 +1009,10 @@ static void link_text_finish(scan *sc)
 	bool space = false;
 	for (size_t i = 0; i < sc->text.len; i++) {
 		char c = sc->text.data[i];
-		if (is_ws(c)) {
+		size_t nb = nbsp_at(&sc->text, i);
+		if (is_ws(c) || nb) {
 			space = t.len > 0;
+			i += nb ? nb - 1 : 0;
 			continue;
 		}
 		if (space)
@@ -1004,17 +1023,105 @@ static void link_text_finish(scan *sc)
 	l->text = bw_buf_steal(&t);
 	if (text_is_url(l->text))
 		l->flags |= BW_LINK_TEXT_IS_URL;
+	if (sc->text_unseen && !sc->text_seen)
+		l->flags |= BW_LINK_ZERO_SIZE_TEXT;
 	bw_buf_reset(&sc->text);
 	sc->text_link = -1;
+	sc->break_pending = false;
 }
 
-static void link_text(scan *sc, const char *s)
+/* Text nodes join as the reader sees them: "verification.<span>metamask.io</span>"
+ * is one word; elements that are not inline (blocks, line breaks, images
+ * whose alt stands in) separate words (link_text_break). */
+static void link_text(scan *sc, const char *s, bool unseen)
 {
 	if (sc->text_link >= 0 && sc->text.len < LINK_TEXT_MAX) {
 		size_t n = strlen(s);
 		bw_buf_append(&sc->text, s, n < LINK_TEXT_MAX ? n : LINK_TEXT_MAX);
-		bw_buf_putc(&sc->text, ' ');
+		if (s[strspn(s, " \t\r\n\f")]) {
+			sc->text_unseen |= unseen;
+			sc->text_seen |= !unseen;
+		}
 	}
+}
+
+static void link_text_break(scan *sc)
+{
+	if (sc->text_link < 0)
+		sc->break_pending = true;
+	else if (sc->text.len && sc->text.len < LINK_TEXT_MAX)
+		bw_buf_putc(&sc->text, ' ');
+}
+
+/* phrasing elements a browser lays out inline without a break; unknown
+ * elements (a misspelt "</spa>" leaves one open) are inline too */
+static bool inline_tag(GumboTag t)
+{
+	switch (t) {
+	case GUMBO_TAG_A: case GUMBO_TAG_ABBR: case GUMBO_TAG_B: case GUMBO_TAG_BDI: case GUMBO_TAG_BDO:
+	case GUMBO_TAG_BIG: case GUMBO_TAG_CITE: case GUMBO_TAG_CODE: case GUMBO_TAG_DATA: case GUMBO_TAG_DEL:
+	case GUMBO_TAG_DFN: case GUMBO_TAG_EM: case GUMBO_TAG_FONT: case GUMBO_TAG_I: case GUMBO_TAG_INS:
+	case GUMBO_TAG_KBD: case GUMBO_TAG_LABEL: case GUMBO_TAG_MARK: case GUMBO_TAG_NOBR: case GUMBO_TAG_Q:
+	case GUMBO_TAG_S: case GUMBO_TAG_SAMP: case GUMBO_TAG_SMALL: case GUMBO_TAG_SPAN: case GUMBO_TAG_STRIKE:
+	case GUMBO_TAG_STRONG: case GUMBO_TAG_SUB: case GUMBO_TAG_SUP: case GUMBO_TAG_TIME: case GUMBO_TAG_TT:
+	case GUMBO_TAG_U: case GUMBO_TAG_VAR: case GUMBO_TAG_WBR: case GUMBO_TAG_UNKNOWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* href="easilett.com/cl/415" with no <base>: relative, so it resolves to
+ * nothing, but mail clients and webmail open it as http://easilett.com/...
+ * (and phishers write it so). Taken as such when it starts with a host
+ * under a public suffix followed by a path, or with "www.": "page.html" or
+ * "file.zip" alone stay relative. */
+static bool schemeless_web_link(const char *v, bw_url *u)
+{
+	size_t hl = strcspn(v, "/?#");
+	if (hl == 0 || hl > 253 || (v[hl] != '/' && !bw_ascii_istartswith(v, "www.")) || memchr(v, ':', hl) ||
+	    memchr(v, '@', hl) || !memchr(v, '.', hl))
+		return false;
+	char *host = bw_xstrndup(v, hl);
+	bool known = bw_host_has_known_suffix(host);
+	free(host);
+	if (!known)
+		return false;
+	bw_buf b = {0};
+	bw_buf_puts(&b, "http://");
+	bw_buf_puts(&b, v);
+	int r = bw_url_parse(b.data, b.len, NULL, u);
+	bw_buf_free(&b);
+	return r == 0;
+}
+
+/* Misnested markup ("<a>https://www.<span>brand</spa>.net</a>" inside other
+ * formatting) makes the HTML parser close the <a> and reopen a clone of it:
+ * two elements, one link on screen. A clone of the last link (its href is
+ * the same span of the source) continues its text; an <a> written in the
+ * source is a link of its own, even to the same URL. */
+static bool continues_last_link(scan *sc, const GumboNode *el, size_t span_start, size_t span_end)
+{
+	bw_message *m = sc->m;
+	if (!m->nlinks || span_end <= span_start ||
+	    !(el->parse_flags & (GUMBO_INSERTION_RECONSTRUCTED_FORMATTING_ELEMENT | GUMBO_INSERTION_ADOPTION_AGENCY_CLONED)))
+		return false;
+	bw_link *last = &m->links[m->nlinks - 1];
+	if (last->part != sc->part || last->span_start != span_start || last->span_end != span_end)
+		return false;
+	if (sc->text_link != (long)(m->nlinks - 1)) {
+		link_text_finish(sc);
+		bw_buf_reset(&sc->text);
+		bw_buf_puts(&sc->text, last->text ? last->text : "");
+		free(last->text);
+		last->text = NULL;
+		last->flags &= ~(unsigned)(BW_LINK_TEXT_IS_URL | BW_LINK_ZERO_SIZE_TEXT);
+		sc->text_link = (long)(m->nlinks - 1);
+		/* the clone opened in a new block: "Offer</p><p>more" is two words */
+		if (sc->break_pending)
+			link_text_break(sc);
+	}
+	return true;
 }
 
 /* Gumbo normalizes \r\n: a stray \r elsewhere would count as text. */
@@ -1026,7 +1133,7 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 	if (!*v || *v == '#')
 		return;
 	bw_url u;
-	if (bw_url_parse(v, strlen(v), sc->has_base ? &sc->base : NULL, &u) != 0)
+	if (bw_url_parse(v, strlen(v), sc->has_base ? &sc->base : NULL, &u) != 0 && !schemeless_web_link(v, &u))
 		return;
 	char *dest = bw_url_unwrap(&u);
 	size_t vs = 0, ve = 0;
@@ -1054,22 +1161,26 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 		bw_strvec_pushf(&sc->m->errors, "more than max_links (%u) links: the rest are not listed",
 				sc->lim->max_links);
 	}
+	/* without the quotes */
+	if (span && ve - vs >= 2 && (sc->d->html[vs] == '"' || sc->d->html[vs] == '\'')) {
+		vs++;
+		ve--;
+	}
+	if (sc->m && !sc->links_full && continues_last_link(sc, f->node, span ? vs : 0, span ? ve : 0)) {
+		free(dest);
+		bw_url_free(&u);
+		return;
+	}
 	if (sc->m && !sc->links_full) {
 		link_text_finish(sc);
+		sc->text_seen = sc->text_unseen = false;
 		bw_link *l = bw_message_add_link(sc->m);
 		l->url = u.href;
 		u.href = NULL;
 		l->unwrapped = dest;
 		dest = NULL;
 		l->part = sc->part;
-		if (f->hidden || f->zero_font)
-			l->flags |= BW_LINK_ZERO_SIZE_TEXT;
 		if (span) {
-			/* without the quotes */
-			if (ve - vs >= 2 && (sc->d->html[vs] == '"' || sc->d->html[vs] == '\'')) {
-				vs++;
-				ve--;
-			}
 			l->span_start = vs;
 			l->span_end = ve;
 		}
@@ -1212,8 +1323,11 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 			 BW_STAT_IMAGES);
 		if (sc->text_link >= 0 && f->shown) {
 			const char *alt = bw_dom_attr_value(el, "alt");
-			if (alt)
-				link_text(sc, alt);
+			if (alt) {
+				/* the image stands for its alt; its size is not the font's */
+				link_text(sc, alt, f->hidden);
+				link_text_break(sc);
+			}
 		}
 		break;
 	}
@@ -1226,6 +1340,8 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 		const char *type = bw_dom_attr_value(el, "type");
 		if (type && bw_ascii_iequal(type, "image"))
 			url_attr(sc, ei, bw_dom_attr(el, "src"), "input-image", true, BW_STAT_IMAGES);
+		if (bw_dom_attr(el, "formaction"))
+			link(sc, f, bw_dom_attr(el, "formaction"));
 		break;
 	}
 	case GUMBO_TAG_IFRAME:
@@ -1290,6 +1406,17 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 		if (bw_dom_attr(el, "href"))
 			link(sc, f, bw_dom_attr(el, "href"));
 		break;
+	/* where a form sends what the reader types (a credential form in the
+	 * mail itself) is a link too: javascript:, data: or an IP there are
+	 * the same deception */
+	case GUMBO_TAG_FORM:
+		if (bw_dom_attr(el, "action"))
+			link(sc, f, bw_dom_attr(el, "action"));
+		break;
+	case GUMBO_TAG_BUTTON:
+		if (bw_dom_attr(el, "formaction"))
+			link(sc, f, bw_dom_attr(el, "formaction"));
+		break;
 	default:
 		break;
 	}
@@ -1339,7 +1466,7 @@ static void enter(scan *sc, frame *f, const frame *up)
 	f->shown = up->shown && !box.display_none && !(html && bw_dom_attr(el, "hidden"));
 	f->hidden = up->hidden || !f->shown || box.visibility_hidden || box.opacity_zero ||
 		    box.offscreen || ei.width == 0 || ei.height == 0;
-	f->zero_font = up->zero_font || box.zero_font_size;
+	f->zero_font = box.zero_font_size || (up->zero_font && !box.font_size_absolute);
 	if (f->hidden)
 		ei.flags |= BW_RES_HIDDEN;
 	if ((ei.width >= 0 || ei.height >= 0) && ei.width <= 2 && ei.height <= 2)
@@ -1402,13 +1529,15 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		if (f->next >= kids->length) {
 			if (f->owns_link)
 				link_text_finish(&sc);
+			else if (f->node->type == GUMBO_NODE_ELEMENT && !inline_tag(f->node->v.element.tag))
+				link_text_break(&sc);
 			n--;
 			continue;
 		}
 		const GumboNode *k = kids->data[f->next++];
 		if (k->type == GUMBO_NODE_TEXT || k->type == GUMBO_NODE_WHITESPACE || k->type == GUMBO_NODE_CDATA) {
 			if (sc.text_link >= 0 && f->shown)
-				link_text(&sc, k->v.text.text);
+				link_text(&sc, k->v.text.text, f->hidden || f->zero_font);
 			if (sc.chars && f->shown)
 				note_chars(&sc, k->v.text.text);
 			continue;
@@ -1423,6 +1552,8 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 		frame *c = &stack[n++];
 		*c = (frame){.node = k};
 		long link_before = sc.text_link;
+		if (!inline_tag(k->v.element.tag))
+			link_text_break(&sc);
 		enter(&sc, c, f);
 		c->owns_link = sc.text_link >= 0 && sc.text_link != link_before;
 		GumboTag t = k->v.element.tag;

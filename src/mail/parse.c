@@ -128,6 +128,69 @@ static void first_mailbox(InternetAddressList *list, bw_address *out)
 	}
 }
 
+static bool is_address(const char *a)
+{
+	const char *at = a ? strrchr(a, '@') : NULL;
+	return at && at > a && at[1];
+}
+
+/* What a mail client shows for a From or Reply-To that GMime's strict
+ * parser gives up on: specials in an unquoted name ("Congratulation
+ * [username] <no-reply@shop.example>", "Dringend->Icloud<x@y.example>"), a
+ * bracketed local part ("reply-[nu_24]@in2.esp.example"), or no address at
+ * all ("\"Facebook\" <>", a bare name). The address is the last <...> that
+ * holds one, else the last word with an '@'; the name is what comes before
+ * it. Phishers write such headers so that the name is all a reader sees. */
+static void mailbox_from_raw(const bw_message *m, const char *header, bw_address *out)
+{
+	const char *v = bw_message_header(m, header);
+	if (!v || (out->name && is_address(out->address)))
+		return;
+	char *addr = NULL;
+	size_t name_end = strlen(v);
+	const char *lt = strrchr(v, '<');
+	const char *gt = lt ? strchr(lt, '>') : NULL;
+	if (lt && gt) {
+		name_end = (size_t)(lt - v);
+		while (name_end && (v[name_end - 1] == '<' || v[name_end - 1] == ' '))
+			name_end--; /* "Name"<<>> */
+		char *in = g_strstrip(bw_xstrndup(lt + 1, (size_t)(gt - lt - 1)));
+		if (is_address(in) && !strpbrk(in, " \t<>"))
+			addr = bw_xstrdup(in);
+		free(in);
+	} else {
+		char **words = g_strsplit_set(v, " \t,;\"", -1);
+		for (char **w = words; *w; w++)
+			if (is_address(*w)) {
+				free(addr);
+				addr = bw_xstrdup(*w);
+				name_end = (size_t)(strstr(v, *w) - v);
+			}
+		g_strfreev(words);
+	}
+	if (!is_address(out->address) && addr) {
+		free(out->address);
+		out->address = addr;
+		addr = NULL;
+	}
+	free(addr);
+	if (!out->name) {
+		char *raw = bw_xstrndup(v, name_end);
+		char *dec = g_mime_utils_header_decode_phrase(NULL, raw);
+		char *name = g_strstrip(g_strdup(dec ? dec : raw));
+		size_t n = strlen(name);
+		if (n >= 2 && name[0] == '"' && name[n - 1] == '"') {
+			name[n - 1] = '\0';
+			memmove(name, name + 1, n - 1);
+		}
+		if (*name)
+			out->name = bw_xstrdup(name);
+		g_free(name);
+		g_free(dec);
+		free(raw);
+	}
+}
+
 static char *first_address_of_header(const bw_message *m, const char *name)
 {
 	const char *v = bw_message_header(m, name);
@@ -897,6 +960,8 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 			m->subject = bw_xstrdup(subj);
 		first_mailbox(g_mime_message_get_from(msg), &m->from);
 		first_mailbox(g_mime_message_get_reply_to(msg), &m->reply_to);
+		mailbox_from_raw(m, "From", &m->from);
+		mailbox_from_raw(m, "Reply-To", &m->reply_to);
 		GDateTime *date = g_mime_message_get_date(msg);
 		if (date)
 			m->date = g_date_time_to_unix(date);

@@ -482,6 +482,21 @@ static void test_inline_box(void **state)
 	assert_false(b.zero_font_size);
 	b = inline_box("font-size: 0em");
 	assert_true(b.zero_font_size);
+	/* sizes that show text again inside a font-size: 0 wrapper, and ones that scale it */
+	b = inline_box("font-size: 14px");
+	assert_true(b.font_size_absolute && !b.zero_font_size);
+	b = inline_box("font: bold 11pt Arial");
+	assert_true(b.font_size_absolute);
+	b = inline_box("font-size: medium");
+	assert_true(b.font_size_absolute);
+	b = inline_box("font-size: 1rem");
+	assert_true(b.font_size_absolute);
+	b = inline_box("font-size: 150%");
+	assert_false(b.font_size_absolute);
+	b = inline_box("font-size: 2em");
+	assert_false(b.font_size_absolute);
+	b = inline_box("font-size: 0px");
+	assert_false(b.font_size_absolute);
 	b = inline_box("background: none");
 	assert_true(b.sets_background_image);
 	b = inline_box("background-color: red");

@@ -394,6 +394,87 @@ static void test_lookalike_must_not_fire(void **state)
 	bw_lookalike_free(&l);
 }
 
+/* ---- FROM_ADDRESS_MISSING, and headers GMime's parser gives up on ----
+ * (reduced from phishing_pot messages rspamd's REPLYTO_DOM_NEQ_FROM_DOM
+ * caught and Bulwark did not) */
+
+static void test_from_address_missing(void **state)
+{
+	bw_message m;
+	/* sample-789: "Facebook" <> with a Reply-To at a freemail */
+	scan(&m, "From: \"Facebook\" <>\r\nReply-To: support-team@freemail.example\r\n", NULL);
+	assert_string_equal(m.from.name, "Facebook");
+	assert_null(m.from.address);
+	const bw_finding *f = find(&m, "FROM_ADDRESS_MISSING");
+	assert_non_null(f);
+	assert_int_equal(f->severity, BW_SEV_MEDIUM);
+	assert_true(f->score == 2);
+	assert_true(has_attack(f, "T1656"));
+	json_t *j = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(j, "display_name")), "Facebook");
+	assert_string_equal(json_string_value(json_object_get(j, "reply_to")), "support-team@freemail.example");
+	json_decref(j);
+	const bw_finding *r = find(&m, "REPLY_TO_DIVERGES");
+	assert_non_null(r);
+	assert_non_null(strstr(r->summary, "shows no address"));
+	bw_message_free(&m);
+
+	/* sample-2492 "Name"<<>>, sample-1301 a bare name, sample-999 no '@' */
+	scan(&m, "From: \"Jacob Doe\"<<>>\r\n", NULL);
+	assert_string_equal(m.from.name, "Jacob Doe");
+	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
+	assert_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+	scan(&m, "From: Rachid Doe\r\nReply-To: <rachid@freemail.example>\r\n", NULL);
+	assert_string_equal(m.from.name, "Rachid Doe");
+	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
+	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+	scan(&m, "From: \"BANK\"<host-1.compute.cloud.example>\r\n", NULL);
+	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
+	bw_message_free(&m);
+	scan(&m, "", NULL);
+	f = find(&m, "FROM_ADDRESS_MISSING");
+	assert_non_null(f);
+	assert_string_equal(f->summary, "The message has no From header");
+	bw_message_free(&m);
+
+	/* a protected name with no address is still impersonation */
+	scan(&m, "From: \"Jane Doe\" <>\r\n", NULL);
+	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+
+	/* an ordinary From: none of this */
+	scan(&m, "From: Alice <alice@example.org>\r\nReply-To: alice@example.org\r\n", NULL);
+	assert_null(find(&m, "FROM_ADDRESS_MISSING"));
+	assert_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+}
+
+static void test_unparseable_from_and_reply_to(void **state)
+{
+	bw_message m;
+	/* sample-6573: specials in an unquoted name */
+	scan(&m, "From: Congratulation [username] <no-reply@shop.example>\r\n"
+		 "Reply-To: reply-x@in2.esp.example\r\n", NULL);
+	assert_string_equal(m.from.address, "no-reply@shop.example");
+	assert_string_equal(m.from.name, "Congratulation [username]");
+	assert_null(find(&m, "FROM_ADDRESS_MISSING"));
+	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+	/* sample-1041: "->" and no space before the address */
+	scan(&m, "From: Dringend->Icloud\xf0\x9f\x93\xb1<newsletter@news.shop.example>\r\n"
+		 "Reply-To: reply_to@winner.example\r\n", NULL);
+	assert_string_equal(m.from.address, "newsletter@news.shop.example");
+	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+	/* sample-7161: a bracketed local part in the Reply-To */
+	scan(&m, "From: Abo <roundup@random.example>\r\nReply-To: reply-[nu_24]@in2.esp.example\r\n", NULL);
+	assert_string_equal(m.reply_to.address, "reply-[nu_24]@in2.esp.example");
+	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	bw_message_free(&m);
+}
+
 /* ---- REPLY_TO_DIVERGES, ENVELOPE_FROM_DIVERGES ---- */
 
 static void test_divergence(void **state)
@@ -481,6 +562,8 @@ int main(void)
 		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_sample_message),
+		cmocka_unit_test(test_from_address_missing),
+		cmocka_unit_test(test_unparseable_from_and_reply_to),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -162,6 +162,90 @@ static void test_text_mismatch_must_not_fire(void **state)
 	assert_no_link_findings("<a href=\"mailto:alice@example.org\">alice@example.org</a>");
 }
 
+static const char *mismatch_text_domain(const char *html)
+{
+	static char shown[256];
+	bw_message m;
+	scan(&m, html);
+	const bw_finding *f = find(&m, "LINK_TEXT_MISMATCH");
+	shown[0] = '\0';
+	if (f) {
+		json_t *l = first_link(f);
+		snprintf(shown, sizeof shown, "%s", json_string_value(json_object_get(l, "text_domain")));
+		json_decref(l);
+	}
+	bw_message_free(&m);
+	return shown;
+}
+
+/* The link text as a reader sees it (reduced from phishing_pot messages
+ * rspamd's PHISHING caught and Bulwark did not). */
+static void test_text_as_the_reader_sees_it(void **state)
+{
+	/* sample-340: a URL split over inline elements is one word */
+	assert_string_equal(mismatch_text_domain("<a href=\"https://links.esp.example/u/click?_t=1\">"
+						 "<span>https://verification.</span><span>wallet.example</span>"
+						 "/KYC?id=0</a>"),
+			    "wallet.example");
+	/* sample-2435: misnested markup makes the parser clone the <a>; still one text */
+	assert_string_equal(mismatch_text_domain("<sp><a href=\"https://t.esp.example/ls/click?upn=x\">"
+						 "https://www.<span class=\"il\">brand</spa>.example/c<wbr>laim</a>"),
+			    "brand.example");
+	/* sample-6898: an unclosed <a> is cloned into each later block, but an
+	 * <a> written in the source to the same URL is a link of its own */
+	bw_message m;
+	scan(&m, "<p><a href=\"https://casino.example/4z\">Offer</p><p>more</p>"
+		 "<p>Play responsibly <a href=\"https://casino.example/4z\">brand.de</a></p>");
+	assert_int_equal(m.nlinks, 2);
+	assert_string_equal(m.links[0].text, "Offer more Play responsibly");
+	assert_string_equal(m.links[1].text, "brand.de");
+	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	bw_message_free(&m);
+	/* sample-6311: a leading &nbsp; */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4zYM\">"
+						 "&nbsp;https://www.brand.example/nl/contact</a>"),
+			    "brand.example");
+	/* sample-6413: a domain, then a word ("Kaufland.de Kundenkonto") */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4QHy\">"
+						 "Brand.de Kundenkonto</a>"),
+			    "brand.de");
+	/* sample-61: two images whose alt shows a domain */
+	assert_string_equal(mismatch_text_domain("<a href=\"http://shop.example/cl/1\"><img src=\"cid:a\" "
+						 "alt=\"Dating.example\"><br><img src=\"cid:b\" alt=\"Dating.example\"></a>"),
+			    "dating.example");
+	/* sample-1400: an href with no scheme opens as http:// in mail clients */
+	assert_string_equal(mismatch_text_domain("<a href=\"redirect.example/cl/415\">dating.example</a>"),
+			    "dating.example");
+	/* sample-3565, sample-4390: the same name under new top-level domains */
+	assert_string_equal(mismatch_text_domain("<a href=\"https://osmosis.claims/?a=1\">support.osmosis.zone</a>"),
+			    "osmosis.zone");
+	assert_string_equal(mismatch_text_domain("<a href=\"https://t6wer.club/\">t6wer.top</a>"), "t6wer.top");
+}
+
+static void test_text_as_the_reader_sees_it_must_not_fire(void **state)
+{
+	/* words in separate blocks stay separate words */
+	assert_no_link_findings("<a href=\"https://evil.example/\"><div>Visit</div><div>www.example.org</div></a>");
+	/* a sentence that begins with a domain is prose */
+	assert_no_link_findings("<a href=\"https://evil.example/\">Brand.de has new offers for you</a>");
+	/* a relative href with no host-like start is no link at all */
+	bw_message m;
+	scan(&m, "<a href=\"page.html\">www.example.org</a> <a href=\"file.zip\">example.org</a>");
+	assert_int_equal(m.nlinks, 0);
+	bw_message_free(&m);
+	scan(&m, "<a href=\"redirect.example/cl/415\">here</a>");
+	assert_int_equal(m.nlinks, 1);
+	assert_string_equal(m.links[0].url, "http://redirect.example/cl/415");
+	bw_message_free(&m);
+	/* two adjacent links to one URL with text between stay two links */
+	scan(&m, "<a href=\"https://example.org/\">one</a> and <a href=\"https://example.org/\">two</a>");
+	assert_int_equal(m.nlinks, 2);
+	assert_string_equal(m.links[1].text, "two");
+	bw_message_free(&m);
+	/* the established same-brand exemption still holds */
+	assert_no_link_findings("<a href=\"https://brand.com/\">brand.de</a>");
+}
+
 static void test_ip_userinfo_script(void **state)
 {
 	bw_message m;
@@ -188,6 +272,57 @@ static void test_ip_userinfo_script(void **state)
 	assert_non_null(f);
 	assert_true(f->score == 3);
 	bw_message_free(&m);
+}
+
+/* sample-1819 ("https://1.2.3"), sample-6776 ("http://012152606204/", an
+ * octal number): an IP address the reader cannot recognise as one */
+static void test_disguised_ip(void **state)
+{
+	const char *disguised[] = {"http://1.2.3/", "http://012152606204/x", "http://0x7f.1/", "http://3232235777/",
+				   "http://user@0300.0250.0.1:8080/"};
+	for (size_t i = 0; i < sizeof disguised / sizeof disguised[0]; i++) {
+		char html[256];
+		snprintf(html, sizeof html, "<a href=\"%s\">Open Gift</a>", disguised[i]);
+		bw_message m;
+		scan(&m, html);
+		assert_non_null(find(&m, "LINK_IP_LITERAL"));
+		const bw_finding *f = find(&m, "LINK_OBFUSCATED");
+		if (!f)
+			fail_msg("no LINK_OBFUSCATED for %s", disguised[i]);
+		json_t *l = first_link(f);
+		assert_string_equal(json_string_value(json_object_get(l, "reason")),
+				    "IP address not written as four decimal numbers");
+		json_decref(l);
+		bw_message_free(&m);
+	}
+	/* a dotted quad, with port, user-info or a trailing dot, is plainly an IP */
+	const char *plain[] = {"http://192.0.2.7/login", "http://192.0.2.7:8080/", "http://192.0.2.7./"};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+		char html[256];
+		snprintf(html, sizeof html, "<a href=\"%s\">log in</a>", plain[i]);
+		bw_message m;
+		scan(&m, html);
+		assert_non_null(find(&m, "LINK_IP_LITERAL"));
+		if (find(&m, "LINK_OBFUSCATED"))
+			fail_msg("LINK_OBFUSCATED for %s", plain[i]);
+		bw_message_free(&m);
+	}
+}
+
+/* forms post what the reader types: their targets are links too */
+static void test_form_targets(void **state)
+{
+	bw_message m;
+	scan(&m, "<form action=\"javascript:steal()\"><input name=p type=password><button>Log in</button></form>");
+	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	bw_message_free(&m);
+	scan(&m, "<form action=\"https://login.example/\"><input type=submit formaction=\"http://192.0.2.9/p\">"
+		 "<button formaction=\"data:text/html,x\">Go</button></form>");
+	assert_non_null(find(&m, "LINK_IP_LITERAL"));
+	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	assert_int_equal(m.nlinks, 3);
+	bw_message_free(&m);
+	assert_no_link_findings("<form action=\"https://www.example.org/search\"><input name=q></form>");
 }
 
 static void test_confusable_host(void **state)
@@ -252,6 +387,32 @@ static void test_obfuscated(void **state)
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_LOW);
 	bw_message_free(&m);
+
+	/* a size relative to zero is zero */
+	scan(&m, "<div style=\"font-size:0\"><a href=\"https://evil.example/x\">hidden "
+		 "<span style=\"font-size:150%\">still</span></a></div>");
+	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	bw_message_free(&m);
+}
+
+/* Email templates put font-size: 0 on a wrapper to close the gaps between
+ * inline blocks, and a real size on what is inside (phishing_pot sample-309,
+ * -615, -5707 and ten more of twenty Bulwark-only LINK_OBFUSCATED reviewed);
+ * social icons are images whose alt is the link text (sample-6330). */
+static void test_zero_font_wrapper_is_no_obfuscation(void **state)
+{
+	assert_no_link_findings("<table><tr><td style=\"font-size:0px\"><a href=\"https://shop.example/b\">"
+				"<div style=\"font-size:14px\">CLAIM NOW!</div></a></td></tr></table>");
+	assert_no_link_findings("<body style=\"font-size:0\"><p><span style=\"font-size: 18px;\">More? "
+				"<a href=\"https://shop.example/a\">Look here &gt;&gt;</a></span></p></body>");
+	assert_no_link_findings("<center style=\"font-size:0px\"><a href=\"https://shop.example/i\">"
+				"<img src=\"https://img.example/instagram.png\" alt=\"Instagram\" width=\"34\"></a></center>");
+	/* but an image hidden with the text is hidden */
+	bw_message m;
+	scan(&m, "<div style=\"width:0;max-height:0;overflow:hidden\"><a href=\"https://evil.example/i\">"
+		 "<img src=\"https://img.example/x.png\" alt=\"Instagram\"></a></div>");
+	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	bw_message_free(&m);
 }
 
 static void test_ordinary_links(void **state)
@@ -269,8 +430,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_mismatch),
 		cmocka_unit_test(test_text_mismatch_must_not_fire),
+		cmocka_unit_test(test_text_as_the_reader_sees_it),
+		cmocka_unit_test(test_text_as_the_reader_sees_it_must_not_fire),
 		cmocka_unit_test(test_ip_userinfo_script),
 		cmocka_unit_test(test_confusable_host),
+		cmocka_unit_test(test_disguised_ip),
+		cmocka_unit_test(test_form_targets),
+		cmocka_unit_test(test_zero_font_wrapper_is_no_obfuscation),
 		cmocka_unit_test(test_shortener),
 		cmocka_unit_test(test_obfuscated),
 		cmocka_unit_test(test_ordinary_links),

@@ -2,29 +2,29 @@
 -- under test and send it one message file as an MTA would.
 -- Globals from miltertest -D: SOCKET (the milter's socket spec).
 
-function open_conn()
-	local conn = mt.connect(SOCKET, 20, 0.25)
-	if conn == nil then
-		error("cannot connect to " .. SOCKET)
-	end
-	return conn
-end
-
 local function check(err, what)
 	if err ~= nil then
 		error(what .. ": " .. err)
 	end
 end
 
--- Sends envelope, headers (extra ones first, as {name, value} pairs) and
+function open_conn()
+	local conn = mt.connect(SOCKET, 20, 0.25)
+	if conn == nil then
+		error("cannot connect to " .. SOCKET)
+	end
+	check(mt.conninfo(conn, "client.example", "192.0.2.1"), "conninfo")
+	check(mt.helo(conn, "client.example"), "helo")
+	return conn
+end
+
+-- Sends a new message on conn: envelope, headers (extra ones first, as {name, value} pairs) and
 -- body of the file at path; stops before end of message.
 function send_message(conn, path, rcpt, extra)
 	local f = assert(io.open(path, "rb"))
 	local data = f:read("*a"):gsub("\r\n", "\n")
 	f:close()
 	local head, body = data:match("^(.-)\n\n(.*)$")
-	check(mt.conninfo(conn, "client.example", "192.0.2.1"), "conninfo")
-	check(mt.helo(conn, "client.example"), "helo")
 	check(mt.mailfrom(conn, "<sender@example.org>"), "mailfrom")
 	check(mt.rcptto(conn, "<" .. rcpt .. ">"), "rcptto")
 	for _, h in ipairs(extra or {}) do

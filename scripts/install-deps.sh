@@ -16,6 +16,8 @@ PACKAGES=(
 	# libraries
 	libgmime-3.0-dev libglib2.0-dev libgumbo-dev libpsl-dev libidn2-dev
 	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev libmagic-dev libicu-dev
+	# milter scan pool sandbox (src/milter/sandbox.c)
+	libseccomp-dev
 	# tests: real browser for the on-open comparison, node to drive it
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against

@@ -606,9 +606,9 @@ int main(int argc, char **argv)
 	if (start_blocked(&control, control_thread) != 0 || start_blocked(&milter, milter_thread) != 0)
 		return 1;
 	pthread_detach(control);
-	bw_mlog(LOG_NOTICE, "event=start socket=%s workers=%u timeout_ms=%u default_action=%s config=%s",
+	bw_mlog(LOG_NOTICE, "event=start socket=%s workers=%u timeout_ms=%u default_action=%s config=%s sandbox=\"%s\"",
 		cfg->socket, cfg->workers, cfg->timeout_ms, cfg->failsafe_tempfail ? "tempfail" : "accept",
-		config_path ? config_path : "-");
+		config_path ? config_path : "-", bw_pool_sandbox(pool));
 	void *rc;
 	pthread_join(milter, &rc);
 	bw_mlog(LOG_NOTICE, "event=exit status=%d", (int)(intptr_t)rc);

@@ -30,6 +30,9 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->outlets_file);
 	free(cfg->shorteners_file);
 	cfg->outlets_file = cfg->shorteners_file = NULL;
+	bw_strvec_free(&cfg->trusted_authserv_ids);
+	free(cfg->esp_file);
+	cfg->esp_file = NULL;
 }
 
 /* ---- protected identities ---- */
@@ -199,24 +202,24 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 	return 0;
 }
 
-/* Where the news-outlet list is when [protected] outlets is not set:
- * BULWARK_OUTLETS, then data/news-outlets.conf in the source tree of a binary
- * run from its build directory (build/bulwark, build/tests/test_*), then
- * ../share/bulwark/news-outlets.conf beside an installed binary
- * (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when none exists. */
-static char *default_outlets_file(void)
+/* Where a shipped data file (news-outlets.conf, esp-fingerprints.conf) is
+ * when the configuration does not name one: the environment variable env,
+ * then data/NAME in the source tree of a binary run from its build directory
+ * (build/bulwark, build/tests/test_*), then ../share/bulwark/NAME beside an
+ * installed binary (PREFIX/bin/bulwark), then /usr/share/bulwark. NULL when
+ * none exists. */
+static char *default_data_file(const char *name, const char *env_name)
 {
-	const char *env = getenv("BULWARK_OUTLETS");
+	const char *env = getenv(env_name);
 	if (env)
 		return *env ? bw_xstrdup(env) : NULL;
 	char *exe = g_file_read_link("/proc/self/exe", NULL);
 	char *found = NULL;
 	if (exe) {
 		char *dir = g_path_get_dirname(exe);
-		const char *rel[] = {"../data/news-outlets.conf", "../../data/news-outlets.conf",
-				     "../share/bulwark/news-outlets.conf"};
+		const char *rel[] = {"../data", "../../data", "../share/bulwark"};
 		for (size_t i = 0; i < sizeof rel / sizeof rel[0] && !found; i++) {
-			char *p = g_build_filename(dir, rel[i], NULL);
+			char *p = g_build_filename(dir, rel[i], name, NULL);
 			if (g_file_test(p, G_FILE_TEST_IS_REGULAR))
 				found = bw_xstrdup(p);
 			g_free(p);
@@ -224,8 +227,10 @@ static char *default_outlets_file(void)
 		g_free(dir);
 		g_free(exe);
 	}
-	if (!found && g_file_test("/usr/share/bulwark/news-outlets.conf", G_FILE_TEST_IS_REGULAR))
-		found = bw_xstrdup("/usr/share/bulwark/news-outlets.conf");
+	char *sys = g_build_filename("/usr/share/bulwark", name, NULL);
+	if (!found && g_file_test(sys, G_FILE_TEST_IS_REGULAR))
+		found = bw_xstrdup(sys);
+	g_free(sys);
 	return found;
 }
 
@@ -272,6 +277,21 @@ static int read_double(GKeyFile *kf, const char *group, const char *key, double 
 	return 0;
 }
 
+/* [auth]: whose Authentication-Results headers are believed, and the
+ * bulk-mail platform fingerprints. */
+static void read_auth(GKeyFile *kf, bw_config *cfg)
+{
+	read_list(kf, "auth", "trusted_authserv_ids", &cfg->trusted_authserv_ids, true);
+	char *esp = g_key_file_get_string(kf, "auth", "esp_fingerprints", NULL);
+	if (esp) {
+		g_strstrip(esp);
+		free(cfg->esp_file);
+		cfg->esp_file = *esp ? bw_xstrdup(esp) : NULL;
+		cfg->esp_off = !*esp;
+		g_free(esp);
+	}
+}
+
 int bw_config_load(bw_config *cfg, const char *path, char **error)
 {
 	GKeyFile *kf = g_key_file_new();
@@ -311,6 +331,7 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 			g_free(short_file);
 		}
 		read_identities(kf, &cfg->identities, BW_IDENT_ORG, &err);
+		read_auth(kf, cfg);
 	}
 	g_key_file_free(kf);
 	if (err)
@@ -322,6 +343,22 @@ int bw_config_load(bw_config *cfg, const char *path, char **error)
 		return -1;
 	}
 	return 0;
+}
+
+/* An explicitly configured fingerprint list must load; the default one is
+ * used when found. */
+static void load_esps(bw_engine *e, bw_strvec *errors)
+{
+	char *path = e->cfg.esp_off ? NULL
+		     : e->cfg.esp_file ? bw_xstrdup(e->cfg.esp_file)
+				       : default_data_file("esp-fingerprints.conf", "BULWARK_ESP_FINGERPRINTS");
+	if (!path)
+		return;
+	char *err = NULL;
+	e->esps = bw_esp_db_load(path, &err);
+	if (!e->esps)
+		bw_strvec_push_owned(errors, err);
+	free(path);
 }
 
 bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
@@ -338,7 +375,8 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 	/* the outlet list: an explicitly configured file must load; the default
 	 * one is used when it is found */
 	char *outlets = e->cfg.outlets_off ? NULL
-			: e->cfg.outlets_file ? bw_xstrdup(e->cfg.outlets_file) : default_outlets_file();
+			: e->cfg.outlets_file ? bw_xstrdup(e->cfg.outlets_file)
+				: default_data_file("news-outlets.conf", "BULWARK_OUTLETS");
 	if (outlets) {
 		char *err = NULL;
 		if (bw_identities_load(&e->cfg.identities, outlets, BW_IDENT_OUTLET, &err) < 0) {
@@ -350,6 +388,7 @@ bw_engine *bw_engine_new(bw_config *cfg, bw_strvec *errors)
 		free(outlets);
 	}
 	e->protected_ids = bw_protected_new(&e->cfg.identities, e->cfg.shorteners_file, errors);
+	load_esps(e, errors);
 	return e;
 }
 
@@ -360,6 +399,7 @@ void bw_engine_free(bw_engine *e)
 	bw_tracker_db_free(e->trackers);
 	bw_filetype_free(e->filetype);
 	bw_protected_free(e->protected_ids);
+	bw_esp_db_free(e->esps);
 	bw_config_free(&e->cfg);
 	free(e);
 }
@@ -402,6 +442,7 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	bw_authres_collect(m, &e->cfg.trusted_authserv_ids);
 	for (size_t i = 0; i < m->nparts; i++)
 		if (m->parts[i].kind == BW_PART_ATTACHMENT)
 			m->parts[i].detected_type = bw_filetype_detect(e->filetype, m->parts[i].data, m->parts[i].len);

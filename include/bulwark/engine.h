@@ -42,6 +42,7 @@ int bw_identities_load(bw_identities *ids, const char *path, bw_identity_kind ki
 void bw_identities_free(bw_identities *ids);
 
 typedef struct bw_protected bw_protected; /* precomputed skeletons (src/detect) */
+typedef struct bw_esp_db bw_esp_db;       /* bulk-mail platform fingerprints (src/detect) */
 
 typedef struct bw_config {
 	bw_limits limits;
@@ -53,6 +54,9 @@ typedef struct bw_config {
 	char *outlets_file;          /* [protected] outlets; NULL: the default list */
 	bool outlets_off;            /* [protected] outlets = (empty): no outlet list */
 	char *shorteners_file;       /* [links] shorteners (MISP warning list), or NULL */
+	bw_strvec trusted_authserv_ids; /* [auth] trusted_authserv_ids, lower-case */
+	char *esp_file;              /* [auth] esp_fingerprints; NULL: the default list */
+	bool esp_off;                /* [auth] esp_fingerprints = (empty) */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -66,6 +70,7 @@ typedef struct bw_engine {
 	bw_tracker_db *trackers; /* NULL when no lists are configured */
 	bw_filetype *filetype;   /* NULL when libmagic's database is missing */
 	bw_protected *protected_ids; /* identities, skeletons, spoof checker, shorteners */
+	bw_esp_db *esps;         /* NULL when no fingerprint list is loaded */
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists go to

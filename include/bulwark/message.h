@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bulwark/auth.h"
 #include "bulwark/limits.h"
 #include "bulwark/util.h"
 
@@ -124,6 +125,12 @@ typedef struct bw_message {
 	size_t nfindings, capfindings;
 	double score;
 	bw_verdict verdict;
+
+	/* parse: results of the topmost block of Authentication-Results headers
+	 * from trusted authserv-ids (src/mail/authres.c) */
+	bw_authres *auth;
+	size_t nauth, capauth;
+	bw_strvec dkim_signers; /* d= of each DKIM-Signature, lower-case: claimed, not verified */
 } bw_message;
 
 void bw_message_free(bw_message *m);

@@ -15,6 +15,8 @@ void bw_score(bw_message *m, const bw_config *cfg);
 /* Appends s as a JSON string literal. Invalid UTF-8 becomes U+FFFD, so the
  * output is always valid JSON whatever the mail contained. NULL -> null. */
 void bw_json_string(bw_buf *b, const char *s);
+/* ",\"key\":value" (without the comma when first); value NULL is null. */
+void bw_json_member(bw_buf *b, const char *key, const char *value, bool first);
 
 /* One JSON object, no trailing newline. */
 void bw_report_json(bw_buf *out, const bw_message *m);

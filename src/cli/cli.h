@@ -11,6 +11,7 @@ enum { EXIT_CLEAN = 0, EXIT_FLAGGED = 1, EXIT_ERROR = 2 };
 int cmd_scan(int argc, char **argv);
 int cmd_html(int argc, char **argv);
 int cmd_sanitize(int argc, char **argv);
+int cmd_auth_check(int argc, char **argv);
 
 /* The defaults, then /etc/bulwark/bulwark.conf when it exists, or the file
  * given. An explicitly given file that cannot be read is an error (said on

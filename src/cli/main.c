@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 		return cmd_sanitize(argc - 1, argv + 1);
 	if (strcmp(cmd, "html") == 0)
 		return cmd_html(argc - 1, argv + 1);
+	if (strcmp(cmd, "auth-check") == 0)
+		return cmd_auth_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "--version") == 0) {
 		puts("bulwark 0.1.0");
 		return EXIT_CLEAN;

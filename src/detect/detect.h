@@ -21,6 +21,8 @@ void bw_detect_tracking(bw_message *m, const bw_engine *e);
 void bw_detect_remote_content(bw_message *m, const bw_engine *e);
 void bw_detect_impersonation(bw_message *m, const bw_engine *e);
 void bw_detect_links(bw_message *m, const bw_engine *e);
+void bw_detect_auth(bw_message *m, const bw_engine *e);
+void bw_detect_bulk_sender(bw_message *m, const bw_engine *e);
 
 /* ---- protected identities, precomputed once per engine (identity.c) ---- */
 
@@ -69,5 +71,15 @@ void bw_lookalike_free(bw_lookalike *l);
 /* Damerau-Levenshtein (optimal string alignment) distance of two UTF-8
  * strings in code points; returns max+1 as soon as it exceeds max. */
 int bw_edit_distance(const char *a, const char *b, int max);
+
+/* ---- sender authentication (auth.c, bulk_sender.c) ---- */
+
+/* The identity owns addr: one of its addresses, or at one of its domains or
+ * under one (impersonation.c). */
+bool bw_identity_owns_address(const bw_identity *id, const char *addr);
+/* Bulk-mail platform fingerprints (data/esp-fingerprints.conf). NULL with
+ * *error (malloc'd, naming the file) when the file cannot be read. */
+bw_esp_db *bw_esp_db_load(const char *path, char **error);
+void bw_esp_db_free(bw_esp_db *db);
 
 #endif

@@ -63,7 +63,7 @@ static char *addr_domain(const char *addr)
 	return d;
 }
 
-static bool identity_owns_address(const bw_identity *id, const char *addr)
+bool bw_identity_owns_address(const bw_identity *id, const char *addr)
 {
 	if (!addr)
 		return false;
@@ -97,7 +97,7 @@ static const bw_identity *display_name(bw_message *m, const bw_protected *p)
 	const bw_identity *id = bw_protected_name_in(p, m->from.name, &matched);
 	if (!id)
 		return NULL;
-	if (bw_protected_name_owned(p, matched, identity_owns_address, m->from.address))
+	if (bw_protected_name_owned(p, matched, bw_identity_owns_address, m->from.address))
 		return NULL;
 	double score = id->kind == BW_IDENT_PERSON ? 3 : 4;
 	bw_buf s = {0}, ev = {0};

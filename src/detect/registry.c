@@ -8,6 +8,8 @@ static const bw_detector detectors[] = {
 	{"remote-content", bw_detect_remote_content},
 	{"impersonation", bw_detect_impersonation},
 	{"links", bw_detect_links}, /* after tracking: reads link trackers */
+	{"auth", bw_detect_auth},
+	{"bulk-sender", bw_detect_bulk_sender},
 };
 
 void bw_detect_all(bw_message *m, const bw_engine *e)

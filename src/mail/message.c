@@ -102,6 +102,10 @@ void bw_message_free(bw_message *m)
 		bw_tracker_free(m->links[i].tracker);
 	}
 	free(m->links);
+	for (size_t i = 0; i < m->nauth; i++)
+		bw_authres_free(&m->auth[i]);
+	free(m->auth);
+	bw_strvec_free(&m->dkim_signers);
 	for (size_t i = 0; i < m->nfindings; i++) {
 		free(m->findings[i].id);
 		free(m->findings[i].summary);

@@ -36,6 +36,15 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	return len;
 }
 
+void bw_json_member(bw_buf *b, const char *key, const char *value, bool first)
+{
+	if (!first)
+		bw_buf_putc(b, ',');
+	bw_json_string(b, key);
+	bw_buf_putc(b, ':');
+	bw_json_string(b, value);
+}
+
 void bw_json_string(bw_buf *b, const char *s)
 {
 	if (!s) {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulwark/auth.h"
 #include "milter/log.h"
 #include "milter/metrics.h"
 #include "milter/policy.h"
@@ -72,6 +73,7 @@ typedef struct conn {
 	char *helo;
 	bool lead_space;   /* header values come and go with their leading white space */
 	bool no_hdr_reply; /* the MTA expects no reply to each header */
+	bw_auth *auth;     /* live authentication (one per thread: per connection) */
 	char *mail_from;
 	bw_strvec rcpts;
 	bw_header *headers;
@@ -260,6 +262,28 @@ static char *build_raw(const conn *c, const bw_milter_config *cfg, size_t *len)
 	return bw_buf_steal(&b);
 }
 
+/* SPF, DKIM and DMARC need DNS, so they run here and not in the sandboxed
+ * workers; the result goes on top of the message the workers read, where
+ * the scan trusts it (its authserv-id is ours, and the forged ones were
+ * taken out). NULL when live checks are off or cannot start. */
+static char *authenticate(conn *c, const bw_milter_config *cfg, const char *raw, size_t len)
+{
+	if (!cfg->auth)
+		return NULL;
+	if (!c->auth) {
+		bw_auth_config ac = {cfg->resolver, cfg->dns_timeout_ms, cfg->authserv_id};
+		char *error = NULL;
+		c->auth = bw_auth_new(&ac, &error);
+		if (!c->auth) {
+			bw_mlog(LOG_ERR, "event=auth_failed why=\"%s\"", error ? error : "");
+			bw_metrics_error(BW_MERR_INTERNAL, false);
+			free(error);
+			return NULL;
+		}
+	}
+	return bw_auth_verify(c->auth, c->client_ip, c->helo, c->mail_from, raw, len);
+}
+
 /* A header value as libmilter takes it: without our leading space unless
  * the MTA agreed to take values with their white space. */
 static const char *milter_value(const conn *c, const char *v)
@@ -334,6 +358,16 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 		return failsafe(ctx, c, cfg, BW_MERR_OVERSIZE, "message above max_message_bytes", qid);
 	size_t len;
 	char *raw = build_raw(c, cfg, &len);
+	char *auth_results = authenticate(c, cfg, raw, len);
+	if (auth_results) {
+		bw_buf b = {0};
+		bw_buf_reserve(&b, len + strlen(auth_results) + 32);
+		bw_buf_printf(&b, "Authentication-Results: %s\r\n", auth_results);
+		bw_buf_append(&b, raw, len);
+		free(raw);
+		len = b.len;
+		raw = bw_buf_steal(&b);
+	}
 	bw_pool_job job = {raw, len, (const char *const *)c->rcpts.v, c->rcpts.n,
 			   (bw_milter_actions_any(cfg, c->rcpts.v, c->rcpts.n) & BW_ACT_SANITIZE) != 0};
 	bw_pool_result res = {0};
@@ -347,7 +381,8 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 	} else {
 		unsigned actions = bw_milter_actions(cfg, res.verdict, c->rcpts.v, c->rcpts.n);
 		bw_milter_message m = {c->headers, c->nheaders, c->body.data, c->body.len};
-		bw_milter_scan scan = {res.verdict, res.score, res.findings, NULL, res.sanitized, res.sanitized_len};
+		bw_milter_scan scan = {res.verdict, res.score, res.findings, auth_results, res.sanitized,
+					res.sanitized_len};
 		bw_milter_plan plan = {0};
 		bw_milter_plan_strip(cfg, &m, &plan);
 		bw_milter_plan_actions(cfg, &m, &scan, actions, &plan);
@@ -391,6 +426,7 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 		bw_milter_plan_free(&plan);
 	}
 	bw_pool_result_free(&res);
+	free(auth_results);
 	return ret;
 }
 
@@ -421,6 +457,8 @@ static sfsistat on_close(SMFICTX *ctx)
 		message_reset(c);
 		free(c->client_ip);
 		free(c->helo);
+		if (c->auth)
+			bw_auth_free(c->auth);
 		free(c);
 		smfi_setpriv(ctx, NULL);
 	}

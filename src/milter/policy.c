@@ -37,6 +37,8 @@ void bw_milter_config_default(bw_milter_config *c)
 		c->actions[v] = BW_ACT_HEADERS;
 	c->reject_text = bw_xstrdup("Message rejected by the Bulwark mail security policy");
 	c->subject_tag = bw_xstrdup("[SUSPICIOUS]");
+	c->auth = true;
+	c->dns_timeout_ms = 2000;
 }
 
 void bw_milter_config_free(bw_milter_config *c)
@@ -47,6 +49,7 @@ void bw_milter_config_free(bw_milter_config *c)
 	free(c->user);
 	free(c->reject_text);
 	free(c->subject_tag);
+	free(c->resolver);
 	for (size_t i = 0; i < c->ngroups; i++) {
 		free(c->groups[i].name);
 		bw_strvec_free(&c->groups[i].recipients);
@@ -151,39 +154,48 @@ static int read_verdict_actions(GKeyFile *kf, const char *group, unsigned action
 	return 0;
 }
 
+/* A key with one of two values: *dst becomes 0 for first, 1 for second. */
+static int read_choice(GKeyFile *kf, const char *group, const char *key, const char *first,
+		       const char *second, int *dst, bw_buf *err)
+{
+	char *v = NULL;
+	if (read_string(kf, group, key, &v, false, err) < 0)
+		return -1;
+	int rc = 0;
+	if (v && strcmp(v, first) != 0 && strcmp(v, second) != 0) {
+		bw_buf_printf(err, "[%s] %s must be %s or %s", group, key, first, second);
+		rc = -1;
+	} else if (v) {
+		*dst = strcmp(v, second) == 0;
+	}
+	free(v);
+	return rc;
+}
+
 static int read_milter_section(GKeyFile *kf, bw_milter_config *c, bw_buf *err)
 {
 	guint64 workers = c->workers, timeout = c->timeout_ms, max = c->max_message_bytes;
-	char *failsafe = NULL, *log = NULL;
-	int rc = -1;
-	if (read_string(kf, "milter", "socket", &c->socket, false, err) == 0 &&
-	    read_number(kf, "milter", "workers", 1, 256, &workers, err) == 0 &&
-	    read_number(kf, "milter", "timeout_ms", 10, 3600000, &timeout, err) == 0 &&
-	    read_number(kf, "milter", "max_message_bytes", 1024, (guint64)1 << 32, &max, err) == 0 &&
-	    read_string(kf, "milter", "authserv_id", &c->authserv_id, false, err) == 0 &&
-	    read_string(kf, "milter", "metrics", &c->metrics, true, err) == 0 &&
-	    read_string(kf, "milter", "user", &c->user, true, err) == 0 &&
-	    read_string(kf, "milter", "default_action", &failsafe, false, err) == 0 &&
-	    read_string(kf, "milter", "log", &log, false, err) == 0) {
-		rc = 0;
-		if (failsafe && strcmp(failsafe, "accept") != 0 && strcmp(failsafe, "tempfail") != 0) {
-			bw_buf_puts(err, "[milter] default_action must be accept or tempfail");
-			rc = -1;
-		} else if (failsafe) {
-			c->failsafe_tempfail = strcmp(failsafe, "tempfail") == 0;
-		}
-		if (log && strcmp(log, "syslog") != 0 && strcmp(log, "stderr") != 0) {
-			bw_buf_puts(err, "[milter] log must be syslog or stderr");
-			rc = -1;
-		} else if (log) {
-			c->log_stderr = strcmp(log, "stderr") == 0;
-		}
-	}
-	free(failsafe);
-	free(log);
+	guint64 dns_timeout = c->dns_timeout_ms;
+	int tempfail = c->failsafe_tempfail, auth = c->auth;
+	int rc = read_string(kf, "milter", "socket", &c->socket, false, err) == 0 &&
+		 read_number(kf, "milter", "workers", 1, 256, &workers, err) == 0 &&
+		 read_number(kf, "milter", "timeout_ms", 10, 3600000, &timeout, err) == 0 &&
+		 read_number(kf, "milter", "max_message_bytes", 1024, (guint64)1 << 32, &max, err) == 0 &&
+		 read_string(kf, "milter", "authserv_id", &c->authserv_id, false, err) == 0 &&
+		 read_string(kf, "milter", "metrics", &c->metrics, true, err) == 0 &&
+		 read_string(kf, "milter", "user", &c->user, true, err) == 0 &&
+		 read_choice(kf, "milter", "default_action", "accept", "tempfail", &tempfail, err) == 0 &&
+		 read_choice(kf, "milter", "log", "syslog", "stderr", &c->log_stderr, err) == 0 &&
+		 read_choice(kf, "milter", "auth", "off", "on", &auth, err) == 0 &&
+		 read_string(kf, "milter", "resolver", &c->resolver, true, err) == 0 &&
+		 read_number(kf, "milter", "dns_timeout_ms", 100, 60000, &dns_timeout, err) == 0
+		 ? 0 : -1;
 	c->workers = (unsigned)workers;
 	c->timeout_ms = (unsigned)timeout;
 	c->max_message_bytes = (size_t)max;
+	c->dns_timeout_ms = (unsigned)dns_timeout;
+	c->failsafe_tempfail = tempfail;
+	c->auth = auth;
 	return rc;
 }
 

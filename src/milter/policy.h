@@ -43,6 +43,9 @@ typedef struct bw_milter_config {
 	char *subject_tag;
 	bw_milter_group *groups;
 	size_t ngroups;
+	bool auth;                 /* live SPF/DKIM/DMARC in the daemon */
+	char *resolver;            /* "127.0.0.1" or "127.0.0.1:5353"; NULL: resolv.conf */
+	unsigned dns_timeout_ms;   /* per DNS query */
 } bw_milter_config;
 
 /* Safe defaults: headers for every verdict, nothing rejected or held. */

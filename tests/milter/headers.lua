@@ -1,4 +1,4 @@
--- Safe defaults (no configuration file): every verdict only gets headers,
+-- Safe default actions (no [actions]): every verdict only gets headers,
 -- forged X-Bulwark-* and Authentication-Results in our name are removed,
 -- and even a malicious message is neither rejected, held nor rewritten.
 dofile(LIB)
@@ -18,6 +18,9 @@ run(function()
 	expect(mt.eom_check(conn, MT_HDRDELETE, "X-Bulwark-Verdict"), "forged verdict deleted")
 	expect(mt.eom_check(conn, MT_HDRDELETE, "Authentication-Results"), "forged results deleted")
 	expect(not mt.eom_check(conn, MT_BODYCHANGE), "body unchanged")
+	local ar = mt.getheader(conn, "Authentication-Results", 0)
+	expect(ar ~= nil and ar:sub(1, #AUTHSERV + 2) == " " .. AUTHSERV .. ";" and ar:find("spf=", 1, true) ~= nil,
+		"our own Authentication-Results with the live SPF result")
 
 	send_message(conn, SAMPLES .. "/news-impersonation.eml", "clerk@parliament.example")
 	finish(conn)

@@ -16,8 +16,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 AUTHSERV = "mx.test.example"
 
 CASES = [
-    # (script, configuration file text or None for no file, extra env, -D vars)
-    ("headers.lua", None, {}, {}),
+    # (script, configuration file text, extra env, -D vars). Every file also
+    # gets the [milter] settings of milter_section(): the headers case has
+    # nothing else, so its actions are the defaults.
+    ("headers.lua", "", {}, {}),
     ("reject.lua", "[actions]\nmalicious = reject\nreject_text = Impersonation rejected by policy\n", {}, {}),
     ("quarantine.lua", "[actions]\nmalicious = quarantine, headers\n", {}, {}),
     ("replacebody.lua", "[group:protected]\nrecipients = jane.doe@parliament.example\nclean = headers, sanitize\n",
@@ -49,17 +51,23 @@ def wait_listening(port, proc, seconds=30):
     return False
 
 
+def milter_section(dns_port):
+    """A fixed authserv-id, so that scripts can forge results in its name,
+    and a resolver on 127.0.0.1 where nothing listens: live checks end at
+    once in temperror, and no test depends on outside DNS."""
+    return (f"[milter]\nauthserv_id = {AUTHSERV}\nresolver = 127.0.0.1:{dns_port}\n"
+            "dns_timeout_ms = 200\n")
+
+
 def run_case(milter, samples, script, config, env_extra, defines, tmp):
     port = free_port()
     spec = f"inet:{port}@127.0.0.1"
     args = [milter, "--foreground", "--socket", spec]
     config_path = os.path.join(tmp, f"{script}.conf")
-    if config is not None:
-        # authserv_id is fixed so that the scripts can forge results in its name
-        with open(config_path, "w") as f:
-            f.write(config.replace("[milter]\n", f"[milter]\nauthserv_id = {AUTHSERV}\n")
-                    if "[milter]" in config else f"[milter]\nauthserv_id = {AUTHSERV}\n" + config)
-        args += ["--config", config_path]
+    own = milter_section(free_port())
+    with open(config_path, "w") as f:
+        f.write(config.replace("[milter]\n", own) if "[milter]" in config else own + config)
+    args += ["--config", config_path]
     # The build tree's binary is too deep to find data/news-outlets.conf itself.
     env = dict(os.environ, BULWARK_OUTLETS=os.path.join(os.path.dirname(samples), "data", "news-outlets.conf"),
                **env_extra)
@@ -71,9 +79,8 @@ def run_case(milter, samples, script, config, env_extra, defines, tmp):
         if not wait_listening(port, proc):
             problems.append("milter did not start listening")
         else:
-            authserv = AUTHSERV if config is not None else socket.gethostname()
             cmd = ["miltertest", "-D", f"SOCKET={spec}", "-D", f"LIB={HERE}/lib.lua",
-                   "-D", f"SAMPLES={samples}", "-D", f"AUTHSERV={authserv}", "-D", f"PID={proc.pid}",
+                   "-D", f"SAMPLES={samples}", "-D", f"AUTHSERV={AUTHSERV}", "-D", f"PID={proc.pid}",
                    "-D", f"CONFIG={config_path}"]
             for k, v in defines.items():
                 cmd += ["-D", f"{k}={v}"]

@@ -39,8 +39,9 @@ def check(cond, what):
         failures.append(what)
 
 
-def milter_config(dns_port):
+def milter_config(dns_port, metrics_port):
     return f"""[milter]
+metrics = 127.0.0.1:{metrics_port}
 authserv_id = mx.test.example
 resolver = 127.0.0.1:{dns_port}
 dns_timeout_ms = 200
@@ -150,7 +151,8 @@ def main():
         os.chmod(tmp, 0o755)  # Postfix's own user walks through it
         config = os.path.join(tmp, "bulwark.conf")
         with open(config, "w") as f:
-            f.write(milter_config(free_port()))
+            metrics_port = free_port()
+            f.write(milter_config(free_port(), metrics_port))
         mport = free_port()
         env = dict(os.environ, BULWARK_OUTLETS=outlets, BULWARK_TEST_CRASH_MARKER=CRASH_MARKER)
         milter = Milter(milter_exe, config, mport, os.path.join(tmp, "milter.log"), env)
@@ -159,6 +161,7 @@ def main():
         pf.start()
         try:
             run_cases(pf, milter, bulwark, samples, env)
+            check_metrics(metrics_port)
         finally:
             pf.stop()
             milter.stop()
@@ -167,6 +170,24 @@ def main():
                 print("--- milter log\n" + open(milter.log_path).read()[-6000:])
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0
+
+
+def check_metrics(port):
+    """The Prometheus page of the restarted milter: it has seen one clean
+    message since the restart (the retried one)."""
+    import urllib.request
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    check(values.get('bulwark_milter_messages_total{verdict="clean"}') == 1,
+          "metrics: 1 clean message since the restart")
+    check(values.get('bulwark_milter_actions_total{action="sanitize"}') == 1, "metrics: 1 sanitize action")
+    check(values.get("bulwark_milter_scan_seconds_count") == 1 and
+          values.get('bulwark_milter_scan_seconds_bucket{le="+Inf"}') == 1, "metrics: latency histogram")
+    check('bulwark_milter_errors_total{kind="scan"}' in values, "metrics: error counters")
 
 
 def run_cases(pf, milter, bulwark, samples, env):

@@ -18,6 +18,9 @@ PACKAGES=(
 	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev libmagic-dev libicu-dev
 	# milter scan pool sandbox (src/milter/sandbox.c)
 	libseccomp-dev
+	# bulwark-milter (src/milter), and its tests and benchmark (tests/milter,
+	# bench/milter): a real Postfix, swaks to send, miltertest for protocol cases
+	libmilter-dev postfix swaks miltertest
 	# tests: real browser for the on-open comparison, node to drive it
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against

@@ -413,13 +413,18 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 				msgid = c->headers[i].value;
 		char *safe_id = log_safe(msgid ? msgid + strspn(msgid, " \t") : "");
 		char *safe_findings = log_safe(res.findings);
-		bw_buf names = {0};
+		bw_buf names = {0}, rcpts = {0};
 		bw_milter_action_names(actions, &names);
+		for (size_t i = 0; i < c->rcpts.n; i++)
+			bw_buf_printf(&rcpts, "%s%s", i ? "," : "", c->rcpts.v[i]);
+		char *safe_rcpts = log_safe(rcpts.data);
 		bw_mlog(LOG_INFO,
-			"event=scan qid=%s msgid=\"%s\" verdict=%s score=%.2f actions=%s body_replaced=%d "
-			"findings=\"%s\" bytes=%zu ms=%.3f",
-			qid, safe_id, bw_verdict_name(res.verdict), res.score, names.data, plan.body != NULL,
-			safe_findings, c->bytes, secs * 1000);
+			"event=scan qid=%s msgid=\"%s\" rcpts=\"%s\" verdict=%s score=%.2f actions=%s "
+			"body_replaced=%d findings=\"%s\" bytes=%zu ms=%.3f",
+			qid, safe_id, safe_rcpts, bw_verdict_name(res.verdict), res.score, names.data,
+			plan.body != NULL, safe_findings, c->bytes, secs * 1000);
+		free(safe_rcpts);
+		bw_buf_free(&rcpts);
 		bw_buf_free(&names);
 		free(safe_id);
 		free(safe_findings);

@@ -126,12 +126,14 @@ class PrivatePostfix:
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write(MASTER_CF.format(listen=f"127.0.0.1:{self.port}"))
 
-    def postfix(self, *args, check=True):
-        return subprocess.run(["postfix", "-c", self.conf, *args], capture_output=True, text=True,
+    def postfix(self, *args, check=True, cpus=None):
+        pin = ["taskset", "-c", cpus] if cpus else []
+        return subprocess.run(pin + ["postfix", "-c", self.conf, *args], capture_output=True, text=True,
                               check=check)
 
-    def start(self):
-        r = self.postfix("start", check=False)
+    def start(self, cpus=None):
+        """cpus: a taskset CPU list for Postfix's processes."""
+        r = self.postfix("start", check=False, cpus=cpus)
         if r.returncode != 0:
             raise RuntimeError(f"postfix start failed: {r.stdout}{r.stderr}{self.log_text()}")
         deadline = time.monotonic() + 30

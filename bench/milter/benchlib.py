@@ -3,6 +3,7 @@ milter protocol alone) share: the corpus, the milter process under
 taskset, and its log."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import time

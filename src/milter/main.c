@@ -5,7 +5,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
 #include <signal.h>
@@ -558,6 +561,33 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* libmilter answers end of data with several small frames (one per header
+ * change, then the verdict). With Nagle's algorithm each frame after the
+ * first waits for the MTA's delayed ACK, about 40 ms per message (measured
+ * with bench/milter/direct: 44 ms round trip for 1.6 ms of work). libmilter
+ * has no option for it, but Linux copies TCP_NODELAY from a listening
+ * socket to the connections it accepts, and right after smfi_opensocket
+ * libmilter's is the only listening socket of the process. */
+static void set_nodelay_on_listener(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		int fd = atoi(e->d_name);
+		int listening = 0, family = 0, one = 1;
+		socklen_t len = sizeof listening;
+		if (fd <= 2 || fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || !listening)
+			continue;
+		len = sizeof family;
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) == 0 &&
+		    (family == AF_INET || family == AF_INET6))
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	closedir(d);
+}
+
 /* Runs the thread with SIGHUP, SIGTERM and SIGINT blocked. */
 static int start_blocked(pthread_t *tid, void *(*fn)(void *))
 {
@@ -619,6 +649,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bulwark-milter: cannot listen on %s\n", cfg->socket);
 		return 1;
 	}
+	set_nodelay_on_listener();
 	if (!foreground && daemon(0, 0) < 0) {
 		fprintf(stderr, "bulwark-milter: cannot detach: %s\n", strerror(errno));
 		return 1;

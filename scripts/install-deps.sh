@@ -21,6 +21,9 @@ PACKAGES=(
 	# bulwark-milter (src/milter), and its tests and benchmark (tests/milter,
 	# bench/milter): a real Postfix, swaks to send, miltertest for protocol cases
 	libmilter-dev postfix swaks miltertest
+	# sender authentication: SPF, DKIM, DMARC (+ its Public Suffix List); the auth
+	# test suite's DNS server, signer and resolver
+	libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix unbound openssl python3-dkim python3-dnspython
 	# tests: real browser for the on-open comparison, node to drive it
 	chromium-headless-shell nodejs python3 time
 	# benchmarks: the tools we compare against

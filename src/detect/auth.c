@@ -141,14 +141,14 @@ static void misaligned(bw_message *m, const bw_engine *e, const char *fd)
 	if (!fd || (dm && (strcmp(dm->result, "pass") == 0 || strcmp(dm->result, "fail") == 0)))
 		return;
 	const bw_authres *first_pass = NULL;
+	bool any_aligned = false;
 	bw_buf doms = {0};
-	for (size_t i = 0; i < m->nauth; i++) {
+	for (size_t i = 0; i < m->nauth && !any_aligned; i++) {
 		const bw_authres *r = &m->auth[i];
 		if ((strcmp(r->method, "spf") != 0 && strcmp(r->method, "dkim") != 0) || strcmp(r->result, "pass") != 0 ||
 		    !r->domain)
 			continue;
-		if (aligned(r->domain, fd))
-			return;
+		any_aligned = aligned(r->domain, fd);
 		if (!first_pass)
 			first_pass = r;
 		if (doms.len)
@@ -158,7 +158,7 @@ static void misaligned(bw_message *m, const bw_engine *e, const char *fd)
 		bw_json_member(&doms, "domain", r->domain, false);
 		bw_buf_putc(&doms, '}');
 	}
-	if (first_pass) {
+	if (first_pass && !any_aligned) {
 		const bw_identity *owner = e->protected_ids ? bw_protected_owner(e->protected_ids, fd) : NULL;
 		bw_buf s = {0}, ev = {0};
 		bw_buf_printf(&s, "Authenticated as %s (%s), not as the From domain %s%s", first_pass->domain,

@@ -46,6 +46,7 @@ struct bw_auth {
 	char *authserv_id;
 	unsigned timeout_ms;
 	SPF_server_t *spf;
+	SPF_dns_server_t *spf_layer; /* ours: SPF_server_new_dns does not take it */
 	DKIM_LIB *dkim;
 	/* per bw_auth_verify call */
 	bool dns_down;      /* a query timed out: fail the rest at once */
@@ -82,6 +83,8 @@ static dns_status dns_query(bw_auth *a, const char *name, int type, unsigned cha
 		a->dns_down = true; /* timeout or no server */
 		return DNS_TEMP;
 	}
+	if (*len > anslen)
+		*len = anslen; /* glibc reports the full length of an answer it cut */
 	if (*len < NS_HFIXEDSZ)
 		return DNS_TEMP;
 	const HEADER *h = (const HEADER *)ans;
@@ -112,7 +115,7 @@ static char *txt_join(const unsigned char *rd, size_t n)
 /* The TXT records at name, each joined. */
 static dns_status dns_txt(bw_auth *a, const char *name, bw_strvec *out)
 {
-	unsigned char ans[NS_PACKETSZ * 4];
+	unsigned char ans[8192];
 	int len;
 	dns_status st = dns_query(a, name, ns_t_txt, ans, sizeof ans, &len);
 	if (st != DNS_OK)
@@ -133,7 +136,7 @@ static dns_status dns_txt(bw_auth *a, const char *name, bw_strvec *out)
 static SPF_dns_rr_t *spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int should_cache)
 {
 	bw_auth *a = srv->hook;
-	unsigned char ans[NS_PACKETSZ * 4];
+	unsigned char ans[8192];
 	int len;
 	dns_status st = dns_query(a, domain, type, ans, sizeof ans, &len);
 	static const SPF_dns_stat_t herr[] = {[DNS_NXDOMAIN] = HOST_NOT_FOUND, [DNS_NODATA] = NO_DATA,
@@ -198,11 +201,6 @@ static SPF_dns_rr_t *spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_ty
 	return out;
 }
 
-static void spf_layer_free(SPF_dns_server_t *srv)
-{
-	free(srv);
-}
-
 /* ---- construction ---- */
 
 static int set_resolver(bw_auth *a, const char *resolver, char **error)
@@ -238,12 +236,14 @@ static int set_resolver(bw_auth *a, const char *resolver, char **error)
 	return 0;
 }
 
-static pthread_once_t dmarc_once = PTHREAD_ONCE_INIT;
+static pthread_once_t libraries_once = PTHREAD_ONCE_INIT;
 static OPENDMARC_LIB_T dmarc_lib; /* libopendmarc keeps a pointer to it */
 static bool dmarc_ready;
 
-static void dmarc_init(void)
+/* Process-wide set-up, once even when milter threads start together. */
+static void libraries_init(void)
 {
+	bw_mail_init();
 	dmarc_lib.tld_type = OPENDMARC_TLD_TYPE_MOZILLA;
 	snprintf((char *)dmarc_lib.tld_source_file, sizeof dmarc_lib.tld_source_file, "%s", PSL_FILE);
 	dmarc_ready = opendmarc_policy_library_init(&dmarc_lib) == DMARC_PARSE_OKAY;
@@ -256,8 +256,7 @@ static int dkim_query_wait(void *srv, void *qh, struct timeval *to, size_t *byte
 bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error)
 {
 	*error = NULL;
-	bw_mail_init();
-	pthread_once(&dmarc_once, dmarc_init);
+	pthread_once(&libraries_once, libraries_init);
 	if (!dmarc_ready) {
 		*error = bw_xstrdup("libopendmarc did not initialise (is " PSL_FILE " installed? Debian package publicsuffix)");
 		return NULL;
@@ -278,8 +277,7 @@ bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error)
 		bw_auth_free(a);
 		return NULL;
 	}
-	SPF_dns_server_t *layer = bw_xcalloc(1, sizeof *layer);
-	layer->destroy = spf_layer_free;
+	SPF_dns_server_t *layer = a->spf_layer = bw_xcalloc(1, sizeof *layer);
 	layer->lookup = spf_lookup;
 	layer->name = "bulwark";
 	layer->hook = a;
@@ -287,8 +285,6 @@ bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error)
 	a->dkim = dkim_init(NULL, NULL);
 	if (!a->spf || !a->dkim) {
 		*error = bw_xstrdup(a->spf ? "dkim_init failed" : "SPF_server_new_dns failed");
-		if (!a->spf)
-			free(layer);
 		bw_auth_free(a);
 		return NULL;
 	}
@@ -310,6 +306,7 @@ void bw_auth_free(bw_auth *a)
 		return;
 	if (a->spf)
 		SPF_server_free(a->spf);
+	free(a->spf_layer);
 	if (a->dkim)
 		dkim_close(a->dkim);
 	res_nclose(&a->res);

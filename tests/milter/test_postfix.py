@@ -165,9 +165,12 @@ def main():
         finally:
             pf.stop()
             milter.stop()
-            if failures:
-                print("--- postfix log\n" + pf.log_text()[-6000:])
-                print("--- milter log\n" + open(milter.log_path).read()[-6000:])
+        log = open(milter.log_path).read()
+        check(milter.proc.returncode == 0, f"milter stopped cleanly on SIGTERM (status {milter.proc.returncode})")
+        check("Sanitizer" not in log and "runtime error:" not in log, "no sanitizer report from the milter")
+        if failures:
+            print("--- postfix log\n" + pf.log_text()[-6000:])
+            print("--- milter log\n" + log[-6000:])
     print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failure(s)")
     return 1 if failures else 0
 

@@ -158,6 +158,8 @@ static void spawn_worker(int ctl, const char *config_path, const bw_pool *p, int
  * until the daemon closes its end. */
 static __attribute__((noreturn)) void spawner_main(int ctl, const bw_pool *p)
 {
+	/* the daemon may ignore SIGCHLD; the spawner reaps and logs */
+	signal(SIGCHLD, SIG_DFL);
 	sigset_t chld;
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);

@@ -13,6 +13,8 @@
 typedef struct bw_pool_job {
 	const char *raw;
 	size_t len;
+	/* envelope recipients; the first is the address the tracker token
+	 * checks look for (none: taken from the headers, as bulwark scan does) */
 	const char *const *recipients;
 	size_t nrecipients;
 	bool want_sanitized;

@@ -28,6 +28,10 @@ CASES = [
      {"BULWARK_TEST_CRASH_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "tempfail"}),
     ("failsafe.lua", "[milter]\ndefault_action = accept\n",
      {"BULWARK_TEST_CRASH_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "accept"}),
+    # a worker that hangs past timeout_ms is killed: the fail-safe default
+    ("failsafe.lua", "[milter]\ndefault_action = tempfail\ntimeout_ms = 300\n",
+     {"BULWARK_TEST_HANG_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "tempfail", "CASE": "hang"}),
+    ("oversize.lua", "[milter]\ndefault_action = accept\nmax_message_bytes = 1024\n", {}, {}),
     ("reload.lua", "[milter]\nworkers = 1\n", {}, {}),
 ]
 
@@ -114,7 +118,8 @@ def main():
     failed = 0
     with tempfile.TemporaryDirectory(prefix="bw-miltertest-") as tmp:
         for script, config, env_extra, defines in CASES:
-            name = script + (f" ({defines['FAILSAFE']})" if "FAILSAFE" in defines else "")
+            label = " ".join(defines[k] for k in ("CASE", "FAILSAFE") if k in defines)
+            name = script + (f" ({label})" if label else "")
             problems = run_case(milter, samples, script, config, env_extra, defines, tmp)
             print(f"{'FAIL' if problems else 'PASS'} {name}" + (": " + "; ".join(problems) if problems else ""))
             failed += bool(problems)

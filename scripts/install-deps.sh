@@ -16,25 +16,24 @@ PACKAGES=(
 	# libraries
 	libgmime-3.0-dev libglib2.0-dev libgumbo-dev libpsl-dev libidn2-dev
 	libjansson-dev libhyperscan-dev zlib1g-dev libcmocka-dev libmagic-dev libicu-dev
-	# milter scan pool sandbox (src/milter/sandbox.c)
-	libseccomp-dev
-	# sender authentication: SPF, DKIM, DMARC (+ its Public Suffix List); the auth
-	# test suite's DNS server, signer and resolver
-	libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix unbound openssl python3-dkim python3-dnspython
-	libsqlite3-dev
-	# tests: real browser for the on-open comparison, node to drive it
-	chromium-headless-shell nodejs python3 time
-	# benchmarks: the tools we compare against
-	rspamd
-	libsqlite3-dev
-	# fuzzing
-	clang libclang-rt-14-dev
-	# sender history (FIRST_CONTACT); sqlite3 to inspect the store
+	# intel database, scan store, sender history (SQLite); sqlite3 to inspect them
 	libsqlite3-dev sqlite3
 	# attachments: archive extraction, YARA; test fixtures (7z, zip -P)
 	libarchive-dev libyara-dev p7zip-full zip
-	# campaigns: STIX schema validation in tests
-	python3-jsonschema
+	# sender authentication: SPF, DKIM, DMARC (+ its Public Suffix List); the auth
+	# test suite's DNS server, signer and resolver
+	libspf2-dev libopendkim-dev libopendmarc-dev publicsuffix unbound openssl python3-dkim python3-dnspython
+	# bulwark-milter (src/milter) and its sandbox, and its tests and benchmark
+	# (tests/milter, bench/milter): a real Postfix, swaks to send, miltertest
+	# for protocol cases
+	libmilter-dev libseccomp-dev postfix swaks miltertest
+	# tests: real browser for the on-open comparison, node to drive it; STIX
+	# schema validation of exports
+	chromium-headless-shell nodejs python3 time python3-jsonschema
+	# benchmarks: the tools we compare against
+	rspamd
+	# fuzzing
+	clang libclang-rt-14-dev
 )
 
 need_root

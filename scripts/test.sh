@@ -23,8 +23,8 @@ fi
 
 # Unit and CLI tests on both builds; the corpora under the sanitizers; the
 # browser comparisons on the plain build (the browser dominates their time).
-meson test -C build --suite unit --suite cli --suite auth --suite limits --suite browser --print-errorlogs
-meson test -C build-asan --suite unit --suite cli --suite auth --suite corpus --suite limits --print-errorlogs
+meson test -C build --suite unit --suite cli --suite auth --suite milter --suite limits --suite browser --print-errorlogs
+meson test -C build-asan --suite unit --suite cli --suite auth --suite milter --suite corpus --suite limits --print-errorlogs
 
 # libFuzzer harnesses (clang, ASan + UBSan), seeded from ../shared/corpora.
 bash tests/fuzz/run "${BULWARK_FUZZ_SECONDS:-60}" | tee build/fuzz-summary.txt

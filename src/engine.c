@@ -348,6 +348,8 @@ static int read_attachments(GKeyFile *kf, bw_config *cfg, GError **err)
 static void read_auth(GKeyFile *kf, bw_config *cfg)
 {
 	read_list(kf, "auth", "trusted_authserv_ids", &cfg->trusted_authserv_ids, true);
+	/* bulwark-milter's own results (src/milter): it removes forged ones */
+	read_list(kf, "milter", "authserv_id", &cfg->trusted_authserv_ids, true);
 	char *esp = g_key_file_get_string(kf, "auth", "esp_fingerprints", NULL);
 	if (esp) {
 		g_strstrip(esp);

@@ -1,0 +1,15 @@
+-- [actions] malicious = quarantine, headers: SMFIR_QUARANTINE (a Postfix
+-- hold) with the verdict as reason, and the headers; clean mail is not held.
+dofile(LIB)
+run(function()
+	local conn = open_conn()
+	expect(mt.test_action(conn, SMFIF_QUARANTINE), "quarantine negotiated")
+	send_message(conn, SAMPLES .. "/news-impersonation.eml", "clerk@parliament.example")
+	finish(conn)
+	expect(mt.eom_check(conn, MT_QUARANTINE), "held")
+	expect(mt.eom_check(conn, MT_HDRADD, "X-Bulwark-Verdict", " malicious"), "headers added too")
+	send_message(conn, SAMPLES .. "/plain.eml", "clerk@parliament.example")
+	finish(conn)
+	expect(not mt.eom_check(conn, MT_QUARANTINE), "clean message not held")
+	mt.disconnect(conn)
+end)

@@ -1,0 +1,15 @@
+-- [actions] malicious = reject: 550 5.7.1 with reject_text; clean mail passes.
+dofile(LIB)
+run(function()
+	local conn = open_conn()
+	send_message(conn, SAMPLES .. "/news-impersonation.eml", "clerk@parliament.example")
+	finish(conn)
+	expect(mt.getreply(conn) == SMFIR_REPLYCODE, "rejected with a reply code")
+	expect(mt.eom_check(conn, MT_SMTPREPLY, "550", "5.7.1", "Impersonation rejected by policy"),
+		"550 5.7.1 with reject_text")
+	expect(not mt.eom_check(conn, MT_HDRADD), "nothing added to a rejected message")
+	send_message(conn, SAMPLES .. "/plain.eml", "clerk@parliament.example")
+	finish(conn)
+	expect(mt.getreply(conn) == SMFIR_CONTINUE, "clean message on the same connection accepted")
+	mt.disconnect(conn)
+end)

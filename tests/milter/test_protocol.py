@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Protocol-level tests of bulwark-milter with miltertest (Lua scripts in
+this directory): each case starts the milter with its own configuration,
+runs one script against it, and checks that the milter then stops cleanly.
+
+usage: test_protocol.py BULWARK_MILTER SAMPLES_DIR"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+AUTHSERV = "mx.test.example"
+
+CASES = [
+    # (script, configuration file text, extra env, -D vars). Every file also
+    # gets the [milter] settings of milter_section(): the headers case has
+    # nothing else, so its actions are the defaults.
+    ("headers.lua", "", {}, {}),
+    ("reject.lua", "[actions]\nmalicious = reject\nreject_text = Impersonation rejected by policy\n", {}, {}),
+    ("quarantine.lua", "[actions]\nmalicious = quarantine, headers\n", {}, {}),
+    ("replacebody.lua", "[group:protected]\nrecipients = jane.doe@parliament.example\nclean = headers, sanitize\n",
+     {}, {}),
+    ("failsafe.lua", "[milter]\ndefault_action = tempfail\n",
+     {"BULWARK_TEST_CRASH_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "tempfail"}),
+    ("failsafe.lua", "[milter]\ndefault_action = accept\n",
+     {"BULWARK_TEST_CRASH_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "accept"}),
+    # a worker that hangs past timeout_ms is killed: the fail-safe default
+    ("failsafe.lua", "[milter]\ndefault_action = tempfail\ntimeout_ms = 300\n",
+     {"BULWARK_TEST_HANG_MARKER": "bulwark-test-crash-marker"}, {"FAILSAFE": "tempfail", "CASE": "hang"}),
+    ("oversize.lua", "[milter]\ndefault_action = accept\nmax_message_bytes = 1024\n", {}, {}),
+    ("reload.lua", "[milter]\nworkers = 1\n", {}, {}),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def milter_section(dns_port):
+    """A fixed authserv-id, so that scripts can forge results in its name,
+    and a resolver on 127.0.0.1 where nothing listens: live checks end at
+    once in temperror, and no test depends on outside DNS."""
+    return (f"[milter]\nauthserv_id = {AUTHSERV}\nresolver = 127.0.0.1:{dns_port}\n"
+            "dns_timeout_ms = 200\n")
+
+
+def run_case(milter, samples, script, config, env_extra, defines, tmp):
+    port = free_port()
+    spec = f"inet:{port}@127.0.0.1"
+    args = [milter, "--foreground", "--socket", spec]
+    config_path = os.path.join(tmp, f"{script}.conf")
+    own = milter_section(free_port())
+    with open(config_path, "w") as f:
+        f.write(config.replace("[milter]\n", own) if "[milter]" in config else own + config)
+    args += ["--config", config_path]
+    # The build tree's binary is too deep to find data/news-outlets.conf itself.
+    env = dict(os.environ, BULWARK_OUTLETS=os.path.join(os.path.dirname(samples), "data", "news-outlets.conf"),
+               **env_extra)
+    log_path = os.path.join(tmp, f"{script}.{len(os.listdir(tmp))}.log")
+    log = open(log_path, "w")
+    proc = subprocess.Popen(args, env=env, stderr=log, stdout=log)
+    problems = []
+    try:
+        if not wait_listening(port, proc):
+            problems.append("milter did not start listening")
+        else:
+            cmd = ["miltertest", "-D", f"SOCKET={spec}", "-D", f"LIB={HERE}/lib.lua",
+                   "-D", f"SAMPLES={samples}", "-D", f"AUTHSERV={AUTHSERV}", "-D", f"PID={proc.pid}",
+                   "-D", f"CONFIG={config_path}"]
+            for k, v in defines.items():
+                cmd += ["-D", f"{k}={v}"]
+            cmd += ["-s", os.path.join(HERE, script)]
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            sys.stdout.write(r.stdout)
+            if r.returncode != 0 or "FAIL" in r.stdout:
+                problems.append(f"miltertest exit {r.returncode}: {r.stderr.strip()}")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                problems.append("milter did not stop on SIGTERM")
+        log.close()
+    if proc.returncode not in (0, None) and not problems:
+        problems.append(f"milter exit status {proc.returncode}")
+    with open(log_path) as f:
+        text = f.read()
+    if "ERROR: AddressSanitizer" in text or "runtime error:" in text:
+        problems.append("sanitizer report")
+    if problems:
+        sys.stdout.write(f"--- milter log ({log_path}):\n{text}")
+    return problems
+
+
+def main():
+    milter, samples = sys.argv[1], os.path.abspath(sys.argv[2])
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="bw-miltertest-") as tmp:
+        for script, config, env_extra, defines in CASES:
+            label = " ".join(defines[k] for k in ("CASE", "FAILSAFE") if k in defines)
+            name = script + (f" ({label})" if label else "")
+            problems = run_case(milter, samples, script, config, env_extra, defines, tmp)
+            print(f"{'FAIL' if problems else 'PASS'} {name}" + (": " + "; ".join(problems) if problems else ""))
+            failed += bool(problems)
+    print(f"{len(CASES) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -205,12 +205,11 @@ static dnf dnf_term(bw_obs_type type, char *value, int prefix_len)
 static dnf dnf_unsupported(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static dnf dnf_unsupported(const char *fmt, ...)
 {
-	bw_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	bw_buf_vprintf(&b, fmt, ap);
+	char *why = bw_xvasprintf(fmt, ap);
 	va_end(ap);
-	return dnf_term(BW_OBS_NONE, bw_buf_steal(&b), -1);
+	return dnf_term(BW_OBS_NONE, why, -1);
 }
 
 /* a OR b, into a; b is consumed. */

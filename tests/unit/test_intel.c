@@ -16,6 +16,7 @@
 #include "bulwark/intel.h"
 #include "bulwark/mail.h"
 #include "bulwark/stix_pattern.h"
+#include "helpers.h"
 
 static char *tmpdir;
 
@@ -519,20 +520,8 @@ static bw_engine *engine_for(const char *db)
 {
 	char *conf = g_strdup_printf("[intel]\ndb = %s\ninternal_networks = 203.0.113.0/28\n"
 				     "[protected]\noutlets =\n", db);
-	char *path = write_file("engine.conf", conf);
+	bw_engine *e = test_engine_from(conf, NULL);
 	g_free(conf);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	char *err = NULL;
-	if (bw_config_load(&cfg, path, &err) != 0)
-		fail_msg("%s", err);
-	g_free(path);
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		if (!strstr(errors.v[i], "libmagic"))
-			fail_msg("engine error: %s", errors.v[i]);
-	bw_strvec_free(&errors);
 	assert_non_null(e->intel);
 	return e;
 }

@@ -167,28 +167,23 @@ static void test_pattern_unsupported(void **state)
 
 static void test_pattern_malformed(void **state)
 {
-	char *e = parse_err("[domain-name:value = 'a.example'");
-	assert_string_equal(e, "offset 32: expected ']' to close the observation");
-	free(e);
-	e = parse_err("[domain-name:value = 'a.example]");
-	assert_string_equal(e, "offset 21: unterminated string literal");
-	free(e);
-	e = parse_err("[domain-name:'unterminated path");
-	assert_string_equal(e, "offset 13: unterminated string literal");
-	free(e);
-	e = parse_err("[domain-name value = 'x']");
-	assert_string_equal(e, "offset 13: expected ':' after the object type");
-	free(e);
-	e = parse_err("[domain-name:value ~ 'x']");
-	assert_string_equal(e, "offset 19: unexpected character '~'");
-	free(e);
-	e = parse_err("[domain-name:value = 'x'] garbage");
-	assert_string_equal(e, "offset 26: unexpected text after the pattern");
-	free(e);
-	e = parse_err("");
-	assert_string_equal(e, "offset 0: expected '[' or '('");
-	free(e);
-	e = parse_err("[file:name = 'a\\x']");
+	static const struct {
+		const char *pattern, *error;
+	} cases[] = {
+		{"[domain-name:value = 'a.example'", "offset 32: expected ']' to close the observation"},
+		{"[domain-name:value = 'a.example]", "offset 21: unterminated string literal"},
+		{"[domain-name:'unterminated path", "offset 13: unterminated string literal"},
+		{"[domain-name value = 'x']", "offset 13: expected ':' after the object type"},
+		{"[domain-name:value ~ 'x']", "offset 19: unexpected character '~'"},
+		{"[domain-name:value = 'x'] garbage", "offset 26: unexpected text after the pattern"},
+		{"", "offset 0: expected '[' or '('"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *e = parse_err(cases[i].pattern);
+		assert_string_equal(e, cases[i].error);
+		free(e);
+	}
+	char *e = parse_err("[file:name = 'a\\x']");
 	assert_non_null(strstr(e, "invalid escape"));
 	free(e);
 

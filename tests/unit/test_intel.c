@@ -265,6 +265,17 @@ static void import_ok(bw_intel *in, const char *path, bw_intel_summary *sum)
 		fail_msg("%s", err);
 }
 
+/* An import that must fail, and its error (the caller frees it). */
+static char *import_err(bw_intel *in, const char *path)
+{
+	bw_intel_summary sum;
+	char *err = NULL;
+	assert_int_equal(bw_intel_import(in, path, NULL, NULL, &sum, &err), -1);
+	assert_non_null(err);
+	bw_intel_summary_free(&sum);
+	return err;
+}
+
 typedef struct hits {
 	int n, allow;
 	char last_value[256], last_stix[128], last_tlp[32], last_by[64];
@@ -379,37 +390,32 @@ static void test_import_malformed_imports_nothing(void **state)
 {
 	char *db = db_path("bad.db");
 	bw_intel *in = open_db(db);
-	bw_intel_summary sum;
-	char *err = NULL;
 	char *f = write_file("broken.json", "{\"type\": \"bundle\", \"objects\": [\n"
 					    "  {\"type\": \"indicator\", \"id\": \"indicator--a\",\n"
 					    "   \"pattern\": \"[domain-name:value = 'a.example']\" \"oops\"}]}\n");
-	assert_int_equal(bw_intel_import(in, f, NULL, NULL, &sum, &err), -1);
+	char *err = import_err(in, f);
 	assert_non_null(strstr(err, f));
 	assert_non_null(strstr(err, "line 3"));
 	free(err);
-	bw_intel_summary_free(&sum);
 
 	/* valid JSON, but the second object is broken: the first is rolled back */
 	char *g = write_file("half.json", "{\"type\": \"bundle\", \"objects\": [\n"
 					  "  {\"type\": \"indicator\", \"id\": \"indicator--a\", \"modified\": \"2024-01-01T00:00:00Z\","
 					  "   \"pattern\": \"[domain-name:value = 'a.example']\"},\n"
 					  "  {\"type\": \"indicator\", \"id\": \"indicator--b\"}]}\n");
-	assert_int_equal(bw_intel_import(in, g, NULL, NULL, &sum, &err), -1);
+	err = import_err(in, g);
 	assert_non_null(strstr(err, "objects[1]"));
 	assert_non_null(strstr(err, "indicator--b"));
 	free(err);
-	bw_intel_summary_free(&sum);
 	bw_intel_stats st;
 	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
 	assert_int_equal(st.indicators, 0);
 	assert_int_equal(match(in, BW_OBS_DOMAIN, "a.example").n, 0);
 
 	char *l = write_file("binary.txt", "evil.example\n\xff\xfe\n");
-	assert_int_equal(bw_intel_import(in, l, NULL, NULL, &sum, &err), -1);
+	err = import_err(in, l);
 	assert_non_null(strstr(err, "line 2"));
 	free(err);
-	bw_intel_summary_free(&sum);
 	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
 	assert_int_equal(st.indicators, 0);
 	bw_intel_close(in);

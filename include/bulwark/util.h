@@ -42,6 +42,8 @@ void *bw_xcalloc(size_t n, size_t size);
 void *bw_xrealloc(void *p, size_t n);
 char *bw_xstrdup(const char *s);
 char *bw_xstrndup(const char *s, size_t n);
+char *bw_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *bw_xvasprintf(const char *fmt, va_list ap);
 
 /* Grow *v (element size esz) so that it holds at least need elements. */
 void bw_grow(void **v, size_t *cap, size_t need, size_t esz);

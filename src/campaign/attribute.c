@@ -359,9 +359,7 @@ int bw_attribute(bw_store *s, const char *campaign_arg, const char *intel_db, bo
 {
 	char *campaign = bw_campaign_resolve(s, campaign_arg);
 	if (!campaign) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "no campaign \"%s\" in the store (run bulwark campaigns)", campaign_arg);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("no campaign \"%s\" in the store (run bulwark campaigns)", campaign_arg);
 		return -1;
 	}
 	attribution a = {0};

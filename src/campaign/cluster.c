@@ -24,9 +24,7 @@ bw_shared_infra *bw_shared_infra_load(const char *path, char **error)
 	char *text = NULL;
 	GError *err = NULL;
 	if (!g_file_get_contents(path, &text, NULL, &err)) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "shared infrastructure list: %s", err->message);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("shared infrastructure list: %s", err->message);
 		g_error_free(err);
 		return NULL;
 	}
@@ -649,9 +647,7 @@ static int assign_ids(sqlite3 *db, grouping *g, campaign *cs, size_t nc, const u
 			cs[c].id = new_campaign_id(db, g->rowid[cs[c].earliest]);
 			if (!cs[c].id || g_hash_table_contains(used, cs[c].id)) {
 				free(cs[c].id);
-				bw_buf b = {0};
-				bw_buf_printf(&b, "c-m%lld", (long long)g->rowid[cs[c].earliest]);
-				cs[c].id = bw_buf_steal(&b);
+				cs[c].id = bw_xasprintf("c-m%lld", (long long)g->rowid[cs[c].earliest]);
 			}
 			sqlite3_bind_text(add, 1, cs[c].id, -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(add, 2, (sqlite3_int64)time(NULL));

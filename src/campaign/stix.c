@@ -204,9 +204,7 @@ static int export_campaign(exporter *x, const char *cid, char **error)
 	sqlite3_bind_text(x->summary, 1, cid, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(x->summary) != SQLITE_ROW || sqlite3_column_int64(x->summary, 0) == 0) {
 		sqlite3_reset(x->summary);
-		bw_buf b = {0};
-		bw_buf_printf(&b, "no campaign \"%s\" in the store (run bulwark campaigns)", cid);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("no campaign \"%s\" in the store (run bulwark campaigns)", cid);
 		return -1;
 	}
 	long long n = sqlite3_column_int64(x->summary, 0), first = sqlite3_column_int64(x->summary, 1),

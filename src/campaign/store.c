@@ -50,9 +50,7 @@ static const char schema[] =
 
 int bw_store_fail(sqlite3 *db, const char *what, char **error)
 {
-	bw_buf b = {0};
-	bw_buf_printf(&b, "store: %s: %s", what, sqlite3_errmsg(db));
-	*error = bw_buf_steal(&b);
+	*error = bw_xasprintf("store: %s: %s", what, sqlite3_errmsg(db));
 	return -1;
 }
 
@@ -77,27 +75,21 @@ bw_store *bw_store_open(const char *path, char **error)
 {
 	char *dir = g_path_get_dirname(path);
 	if (g_mkdir_with_parents(dir, 0700) < 0) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "store: cannot create %s: %s", dir, strerror(errno));
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("store: cannot create %s: %s", dir, strerror(errno));
 		g_free(dir);
 		return NULL;
 	}
 	g_free(dir);
 	bw_store *s = bw_xcalloc(1, sizeof *s);
 	if (sqlite3_open(path, &s->db) != SQLITE_OK) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "store: %s: %s", path, sqlite3_errmsg(s->db));
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("store: %s: %s", path, sqlite3_errmsg(s->db));
 		bw_store_close(s);
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "store: %s: %s", path, msg ? msg : "cannot create the schema");
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("store: %s: %s", path, msg ? msg : "cannot create the schema");
 		sqlite3_free(msg);
 		bw_store_close(s);
 		return NULL;

@@ -16,9 +16,7 @@ json_t *intel_load_json(const char *path, char **error)
 	json_error_t je;
 	json_t *root = json_load_file(path, 0, &je);
 	if (!root) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: line %d, column %d: %s", path, je.line, je.column, je.text);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("%s: line %d, column %d: %s", path, je.line, je.column, je.text);
 	}
 	return root;
 }
@@ -87,9 +85,7 @@ static int import_json(bw_intel *in, const char *path, json_t *root, const char 
 		       const char *galaxy_dir, bw_intel_summary *sum, char **error)
 {
 	if (!json_is_object(root)) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: not a STIX bundle, MISP feed, event, warninglist or galaxy", path);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("%s: not a STIX bundle, MISP feed, event, warninglist or galaxy", path);
 		return -1;
 	}
 	int rc;
@@ -117,9 +113,7 @@ static int import_json(bw_intel *in, const char *path, json_t *root, const char 
 		rc = intel_import_misp_feed(in, root, dir, source, sum, error);
 		g_free(dir);
 	} else {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: not a STIX bundle, MISP feed, event, warninglist or galaxy", path);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("%s: not a STIX bundle, MISP feed, event, warninglist or galaxy", path);
 		rc = -1;
 	}
 	return rc;
@@ -132,9 +126,7 @@ static int import_path(bw_intel *in, const char *path, const char *source, const
 		char *manifest = g_build_filename(path, "manifest.json", NULL);
 		int rc = -1;
 		if (!g_file_test(manifest, G_FILE_TEST_IS_REGULAR)) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "%s: a directory without manifest.json (not a MISP feed)", path);
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("%s: a directory without manifest.json (not a MISP feed)", path);
 		} else {
 			rc = import_path(in, manifest, source, galaxy_dir, sum, error);
 		}
@@ -143,9 +135,7 @@ static int import_path(bw_intel *in, const char *path, const char *source, const
 	}
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: cannot open: %s", path, g_strerror(errno));
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("%s: cannot open: %s", path, g_strerror(errno));
 		return -1;
 	}
 	int c;
@@ -155,9 +145,7 @@ static int import_path(bw_intel *in, const char *path, const char *source, const
 	long size = ftell(f);
 	fclose(f);
 	if (size < 0 || (size_t)size > MAX_INTEL_FILE) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: larger than %zu bytes", path, MAX_INTEL_FILE);
-		*error = bw_buf_steal(&b);
+		*error = bw_xasprintf("%s: larger than %zu bytes", path, MAX_INTEL_FILE);
 		return -1;
 	}
 	if (c == '{' || c == '[') {
@@ -193,10 +181,9 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 	if (rc < 0 && *error && strncmp(*error, path, strlen(path)) != 0) {
 		/* importers name the object, line or event file; the file
 		 * given goes in front */
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: %s", path, *error);
+		char *msg = bw_xasprintf("%s: %s", path, *error);
 		free(*error);
-		*error = bw_buf_steal(&b);
+		*error = msg;
 	}
 	if (rc == 0 && intel_exec(in, "COMMIT", "") < 0)
 		rc = intel_error(in, error);

@@ -282,12 +282,10 @@ static void set_error(char **error, const char *fmt, ...)
 {
 	if (!error)
 		return;
-	bw_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	bw_buf_vprintf(&b, fmt, ap);
+	*error = bw_xvasprintf(fmt, ap);
 	va_end(ap);
-	*error = bw_buf_steal(&b);
 }
 
 /* ---- writer ---- */

@@ -124,10 +124,8 @@ int intel_import_list(bw_intel *in, const char *path, const char *source, bw_int
 		if (n == 0 && !nl)
 			break;
 		if (n > MAX_LINE || memchr(line, '\0', n) || !g_utf8_validate(line, (gssize)n, NULL)) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "line %zu: %s", lineno,
-				      n > MAX_LINE ? "longer than 65536 bytes" : "not UTF-8 text");
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("line %zu: %s", lineno,
+					      n > MAX_LINE ? "longer than 65536 bytes" : "not UTF-8 text");
 			rc = -1;
 			break;
 		}

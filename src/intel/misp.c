@@ -251,9 +251,7 @@ int intel_import_misp_feed(bw_intel *in, const json_t *manifest, const char *dir
 	json_t *v;
 	json_object_foreach((json_t *)manifest, uuid, v) {
 		if (strchr(uuid, '/') || strstr(uuid, "..")) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "manifest.json: \"%s\" is not an event uuid", uuid);
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("manifest.json: \"%s\" is not an event uuid", uuid);
 			return -1;
 		}
 		char *name = g_strconcat(uuid, ".json", NULL);
@@ -264,9 +262,7 @@ int intel_import_misp_feed(bw_intel *in, const json_t *manifest, const char *dir
 		if (root && json_is_object(json_object_get(root, "Event"))) {
 			rc = intel_import_misp_event(in, json_object_get(root, "Event"), source, sum, error);
 		} else if (root) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "%s: no \"Event\" object", path);
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("%s: no \"Event\" object", path);
 		}
 		json_decref(root);
 		g_free(path);

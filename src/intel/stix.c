@@ -112,9 +112,7 @@ static int import_indicator(stix_ctx *c, const json_t *obj, const char *id)
 {
 	const char *pattern = str(obj, "pattern");
 	if (!pattern) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: indicator without a pattern", id);
-		*c->error = bw_buf_steal(&b);
+		*c->error = bw_xasprintf("%s: indicator without a pattern", id);
 		return -1;
 	}
 	const char *ptype = str(obj, "pattern_type");
@@ -190,9 +188,7 @@ static int import_relationship(stix_ctx *c, const json_t *obj, const char *id)
 	const char *src = str(obj, "source_ref"), *type = str(obj, "relationship_type"),
 		   *dst = str(obj, "target_ref");
 	if (!src || !type || !dst) {
-		bw_buf b = {0};
-		bw_buf_printf(&b, "%s: relationship without source_ref, relationship_type or target_ref", id);
-		*c->error = bw_buf_steal(&b);
+		*c->error = bw_xasprintf("%s: relationship without source_ref, relationship_type or target_ref", id);
 		return -1;
 	}
 	if (withdrawn(obj))
@@ -269,9 +265,7 @@ int intel_import_stix(bw_intel *in, const json_t *root, const char *source, bw_i
 	json_t *obj;
 	json_array_foreach(objects, i, obj) {
 		if (!json_is_object(obj) || !str(obj, "type") || !str(obj, "id")) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "objects[%zu]: not an object with a type and an id", i);
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("objects[%zu]: not an object with a type and an id", i);
 			rc = -1;
 			break;
 		}
@@ -282,10 +276,9 @@ int intel_import_stix(bw_intel *in, const json_t *root, const char *source, bw_i
 			break;
 		rc = import_object(&c, obj, str(obj, "type"), str(obj, "id"));
 		if (rc < 0 && *error && !strstr(*error, "objects[")) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "objects[%zu]: %s", i, *error);
+			char *msg = bw_xasprintf("objects[%zu]: %s", i, *error);
 			free(*error);
-			*error = bw_buf_steal(&b);
+			*error = msg;
 		}
 	}
 	g_hash_table_destroy(c.tlp);

@@ -205,12 +205,11 @@ static dnf dnf_term(bw_obs_type type, char *value, int prefix_len)
 static dnf dnf_unsupported(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static dnf dnf_unsupported(const char *fmt, ...)
 {
-	bw_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	bw_buf_vprintf(&b, fmt, ap);
+	char *why = bw_xvasprintf(fmt, ap);
 	va_end(ap);
-	return dnf_term(BW_OBS_NONE, bw_buf_steal(&b), -1);
+	return dnf_term(BW_OBS_NONE, why, -1);
 }
 
 /* a OR b, into a; b is consumed. */
@@ -452,26 +451,28 @@ static dnf prop_test(parser *p)
 	return d;
 }
 
-static dnf comparison_and(parser *p)
+/* operand (word operand)*, folded from the left: the AND and OR levels of
+ * both the comparison and the observation grammar. */
+static dnf fold_left(parser *p, const char *word, dnf (*operand)(parser *p),
+		     void (*combine)(parser *p, dnf *a, dnf *b))
 {
-	dnf d = prop_test(p);
-	while (!p->error && is_word(p, "AND")) {
+	dnf d = operand(p);
+	while (!p->error && is_word(p, word)) {
 		next(p);
-		dnf r = prop_test(p);
-		dnf_and(p, &d, &r);
+		dnf r = operand(p);
+		combine(p, &d, &r);
 	}
 	return d;
 }
 
+static dnf comparison_and(parser *p)
+{
+	return fold_left(p, "AND", prop_test, dnf_and);
+}
+
 static dnf comparison_or(parser *p)
 {
-	dnf d = comparison_and(p);
-	while (!p->error && is_word(p, "OR")) {
-		next(p);
-		dnf r = comparison_and(p);
-		dnf_or(p, &d, &r);
-	}
-	return d;
+	return fold_left(p, "OR", comparison_and, dnf_or);
 }
 
 static dnf observation_list(parser *p);
@@ -544,24 +545,12 @@ static dnf observation(parser *p)
 
 static dnf observation_and(parser *p)
 {
-	dnf d = observation(p);
-	while (!p->error && is_word(p, "AND")) {
-		next(p);
-		dnf r = observation(p);
-		dnf_and(p, &d, &r);
-	}
-	return d;
+	return fold_left(p, "AND", observation, dnf_and);
 }
 
 static dnf observation_or(parser *p)
 {
-	dnf d = observation_and(p);
-	while (!p->error && is_word(p, "OR")) {
-		next(p);
-		dnf r = observation_and(p);
-		dnf_or(p, &d, &r);
-	}
-	return d;
+	return fold_left(p, "OR", observation_and, dnf_or);
 }
 
 static dnf observation_list(parser *p)

@@ -55,9 +55,7 @@ char *bw_intel_default_path(void)
 
 int intel_error(bw_intel *in, char **error)
 {
-	bw_buf b = {0};
-	bw_buf_printf(&b, "%s: %s", in->path, in->error ? in->error : sqlite3_errmsg(in->db));
-	*error = bw_buf_steal(&b);
+	*error = bw_xasprintf("%s: %s", in->path, in->error ? in->error : sqlite3_errmsg(in->db));
 	return -1;
 }
 
@@ -141,9 +139,7 @@ bw_intel *bw_intel_open(const char *path, bool writable, char **error)
 	if (writable) {
 		char *dir = g_path_get_dirname(path);
 		if (g_mkdir_with_parents(dir, 0700) < 0) {
-			bw_buf b = {0};
-			bw_buf_printf(&b, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
-			*error = bw_buf_steal(&b);
+			*error = bw_xasprintf("%s: cannot create directory %s: %s", path, dir, strerror(errno));
 			g_free(dir);
 			bw_intel_close(in);
 			return NULL;
@@ -283,12 +279,10 @@ void intel_unsupported(bw_intel_summary *sum, const char *fmt, ...)
 	sum->unsupported++;
 	if (sum->unsupported_list.n >= 1000)
 		return;
-	bw_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	bw_buf_vprintf(&b, fmt, ap);
+	bw_strvec_push_owned(&sum->unsupported_list, bw_xvasprintf(fmt, ap));
 	va_end(ap);
-	bw_strvec_push_owned(&sum->unsupported_list, bw_buf_steal(&b));
 }
 
 void bw_intel_summary_free(bw_intel_summary *s)

@@ -51,6 +51,22 @@ char *bw_xstrdup(const char *s)
 	return bw_xstrndup(s, strlen(s));
 }
 
+char *bw_xvasprintf(const char *fmt, va_list ap)
+{
+	bw_buf b = {0};
+	bw_buf_vprintf(&b, fmt, ap);
+	return bw_buf_steal(&b);
+}
+
+char *bw_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = bw_xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
 void bw_grow(void **v, size_t *cap, size_t need, size_t esz)
 {
 	if (need <= *cap)
@@ -160,12 +176,10 @@ void bw_strvec_push(bw_strvec *sv, const char *s)
 
 void bw_strvec_pushf(bw_strvec *sv, const char *fmt, ...)
 {
-	bw_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	bw_buf_vprintf(&b, fmt, ap);
+	bw_strvec_push_owned(sv, bw_xvasprintf(fmt, ap));
 	va_end(ap);
-	bw_strvec_push_owned(sv, bw_buf_steal(&b));
 }
 
 bool bw_strvec_contains(const bw_strvec *sv, const char *s)

@@ -23,6 +23,14 @@ static inline char *fuzz_strndup(const uint8_t *data, size_t size)
 	return s;
 }
 
+/* Writes the input to path, for the harnesses whose code under test reads files. */
+static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
+		abort();
+}
+
 #define FUZZ_CHECK(cond, ...)                                            \
 	do {                                                             \
 		if (!(cond)) {                                           \

@@ -31,12 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		abort();
-	if (size)
-		fwrite(data, 1, size, f);
-	fclose(f);
+	fuzz_write_file(path, data, size);
 	bw_intel_stats before, after;
 	char *err = NULL;
 	FUZZ_CHECK(bw_intel_get_stats(db, &before, &err) == 0, "stats: %s", err);

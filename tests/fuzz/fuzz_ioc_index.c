@@ -24,13 +24,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void put_file(const uint8_t *data, size_t size)
-{
-	FILE *f = fopen(path, "wb");
-	if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
-		abort();
-}
-
 static const char *const probes[] = {
 	"evil.example", "a.b.evil.example", "10.1.2.3", "::ffff:10.1.2.3", "2001:db8::1",
 	"d41d8cd98f00b204e9800998ecf8427e", "boss@corp.example", "x",
@@ -89,7 +82,7 @@ static void records_mode(const uint8_t *data, size_t size)
 			   "index of %zu records is %zu bytes, header %u", n, flen, hsize);
 		for (size_t i = 0; i < ndamage && hsize + i < flen; i++)
 			buf[hsize + i] ^= damage[i];
-		put_file(buf, flen);
+		fuzz_write_file(path, buf, flen);
 		bw_ioc_index *ix = bw_ioc_index_open(path, &err);
 		FUZZ_CHECK(ix != NULL, "a written index does not open: %s", err);
 		lookup_fixed(ix);
@@ -118,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		records_mode(data + 1, size - 1);
 		return 0;
 	}
-	put_file(data + 1, size - 1);
+	fuzz_write_file(path, data + 1, size - 1);
 	char *err = NULL;
 	bw_ioc_index *ix = bw_ioc_index_open(path, &err);
 	if (ix) {

@@ -25,12 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *path = size && data[0] == '{' ? json : txt;
 	unlink(txt);
 	unlink(json);
-	FILE *f = fopen(path, "wb");
-	if (!f)
-		abort();
-	if (size)
-		fwrite(data, 1, size, f);
-	fclose(f);
+	fuzz_write_file(path, data, size);
 
 	bw_strvec errors = {0};
 	bw_tracker_db *db = bw_tracker_db_load(dir, &errors);

@@ -18,27 +18,7 @@
 
 #include "bulwark/engine.h"
 #include "detect/detect.h"
-
-static bw_engine *engine_from(const char *text, char **error)
-{
-	char path[] = "/tmp/bw-test-att-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	int rc = bw_config_load(&cfg, path, error);
-	unlink(path);
-	if (rc < 0) {
-		bw_config_free(&cfg);
-		return NULL;
-	}
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	bw_strvec_free(&errors);
-	return e;
-}
+#include "helpers.h"
 
 /* A message with one base64 attachment. */
 static void scan_attachment(bw_engine *e, bw_message *m, const char *name, const void *data, size_t len)
@@ -52,14 +32,6 @@ static void scan_attachment(bw_engine *e, bw_message *m, const char *name, const
 	memset(m, 0, sizeof *m);
 	bw_engine_scan(e, m, "t.eml", msg.data, msg.len);
 	bw_buf_free(&msg);
-}
-
-static const bw_finding *find(const bw_message *m, const char *id)
-{
-	for (size_t i = 0; i < m->nfindings; i++)
-		if (strcmp(m->findings[i].id, id) == 0)
-			return &m->findings[i];
-	return NULL;
 }
 
 static void test_extension(void **state)
@@ -199,9 +171,9 @@ static void test_archive_limits(void **state)
 	bw_message m;
 
 	/* defaults: past 1 MiB at a ratio over 100, it is a bomb */
-	bw_engine *e = engine_from("[limits]\n", &err);
+	bw_engine *e = test_engine_from("[limits]\n", &err);
 	scan_attachment(e, &m, "zeros.bin.gz", gz, len);
-	const bw_finding *f = find(&m, "ARCHIVE_BOMB");
+	const bw_finding *f = test_find(&m, "ARCHIVE_BOMB");
 	assert_non_null(f);
 	assert_true(f->score == 4);
 	assert_non_null(strstr(f->evidence_json, "\"limit\":\"max_archive_ratio\""));
@@ -216,31 +188,31 @@ static void test_archive_limits(void **state)
 	bw_engine_free(e);
 
 	/* a higher ratio lets it through whole */
-	e = engine_from("[limits]\nmax_archive_ratio = 100000\n", &err);
+	e = test_engine_from("[limits]\nmax_archive_ratio = 100000\n", &err);
 	scan_attachment(e, &m, "zeros.bin.gz", gz, len);
-	assert_null(find(&m, "ARCHIVE_BOMB"));
+	assert_null(test_find(&m, "ARCHIVE_BOMB"));
 	assert_int_equal(member(&m)->len, 4 << 20);
 	assert_false(member(&m)->truncated);
 	bw_message_free(&m);
 	bw_engine_free(e);
 
 	/* the entry limit cuts the member, keeping its start */
-	e = engine_from("[limits]\nmax_archive_ratio = 100000\nmax_archive_entry_bytes = 1000\n", &err);
+	e = test_engine_from("[limits]\nmax_archive_ratio = 100000\nmax_archive_entry_bytes = 1000\n", &err);
 	scan_attachment(e, &m, "zeros.bin.gz", gz, len);
 	assert_int_equal(member(&m)->len, 1000);
 	assert_true(member(&m)->truncated);
-	f = find(&m, "ARCHIVE_BOMB");
+	f = test_find(&m, "ARCHIVE_BOMB");
 	assert_non_null(f);
 	assert_true(f->score == 2);
 	bw_message_free(&m);
 	bw_engine_free(e);
 
 	/* depth 0 would open nothing: rejected like any zero limit */
-	assert_null(engine_from("[limits]\nmax_archive_depth = 0\n", &err));
+	assert_null(test_engine_from("[limits]\nmax_archive_depth = 0\n", &err));
 	assert_non_null(strstr(err, "max_archive_depth"));
 	free(err);
 	err = NULL;
-	assert_null(engine_from("[attachments]\nyara_timeout = 100000\n", &err));
+	assert_null(test_engine_from("[attachments]\nyara_timeout = 100000\n", &err));
 	assert_non_null(strstr(err, "yara_timeout"));
 	free(err);
 	free(gz);
@@ -249,26 +221,26 @@ static void test_archive_limits(void **state)
 static void test_rtf_pdf_malformed(void **state)
 {
 	char *err = NULL;
-	bw_engine *e = engine_from("[limits]\n", &err);
+	bw_engine *e = test_engine_from("[limits]\n", &err);
 	bw_message m;
 	/* unterminated \objdata with an odd digit count */
 	const char *rtf = "{\\rtf1{\\object\\objupdate{\\*\\objclass Equation.3}{\\*\\objdata 0105000002000";
 	scan_attachment(e, &m, "a.rtf", rtf, strlen(rtf));
-	assert_non_null(find(&m, "RTF_EMBEDDED_OBJECT"));
-	assert_non_null(find(&m, "RTF_EQUATION_EDITOR"));
+	assert_non_null(test_find(&m, "RTF_EMBEDDED_OBJECT"));
+	assert_non_null(test_find(&m, "RTF_EQUATION_EDITOR"));
 	bw_message_free(&m);
 	/* a bare backslash at the end, no objects */
 	scan_attachment(e, &m, "b.rtf", "{\\rt\\", 5);
-	assert_null(find(&m, "RTF_EMBEDDED_OBJECT"));
+	assert_null(test_find(&m, "RTF_EMBEDDED_OBJECT"));
 	bw_message_free(&m);
 	/* a zlib header on garbage, a name at the very end, a dangling escape */
 	const char pdf[] = "%PDF-1.4\n1 0 obj << /Length 9 >>\nstream\n\x78\x9c\xff\xff\xff\xff\nendstream\n/J#6";
 	scan_attachment(e, &m, "c.pdf", pdf, sizeof pdf - 1);
-	assert_null(find(&m, "PDF_ACTIVE_CONTENT"));
+	assert_null(test_find(&m, "PDF_ACTIVE_CONTENT"));
 	bw_message_free(&m);
 	const char js[] = "%PDF-1.4\n<< /S /JavaScript /JS";
 	scan_attachment(e, &m, "d.pdf", js, sizeof js - 1);
-	assert_non_null(find(&m, "PDF_ACTIVE_CONTENT"));
+	assert_non_null(test_find(&m, "PDF_ACTIVE_CONTENT"));
 	bw_message_free(&m);
 	bw_engine_free(e);
 }

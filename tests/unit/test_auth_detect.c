@@ -14,23 +14,12 @@
 #include <unistd.h>
 
 #include "bulwark/engine.h"
+#include "helpers.h"
 
 static bw_engine *engine_with(const char *text)
 {
-	char path[] = "/tmp/bw-auth-conf-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
 	setenv("BULWARK_ESP_FINGERPRINTS", BW_SOURCE_DIR "/data/esp-fingerprints.conf", 1);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	char *err = NULL;
-	assert_int_equal(bw_config_load(&cfg, path, &err), 0);
-	unlink(path);
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	bw_strvec_free(&errors);
+	bw_engine *e = test_engine_from(text, NULL);
 	assert_non_null(e->esps);
 	return e;
 }
@@ -41,14 +30,6 @@ static const char *CONF = "[auth]\n"
 			  "outlets =\n"
 			  "[org:Daily Planet]\n"
 			  "domains = dailyplanet.example\n";
-
-static const bw_finding *finding(const bw_message *m, const char *id)
-{
-	for (size_t i = 0; i < m->nfindings; i++)
-		if (strcmp(m->findings[i].id, id) == 0)
-			return &m->findings[i];
-	return NULL;
-}
 
 static void scan(bw_engine *e, bw_message *m, const char *raw)
 {
@@ -66,7 +47,7 @@ static void test_auth_findings(void **state)
 	     " dkim=fail header.d=spoof.example; arc=fail; dmarc=fail policy.dmarc=reject header.from=bank.example\n"
 	     "Received: from outside.example by mx.parliament.example\n"
 	     "From: Bank <alerts@bank.example>\n\nhello\n");
-	const bw_finding *f = finding(&m, "DMARC_FAIL");
+	const bw_finding *f = test_find(&m, "DMARC_FAIL");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_HIGH);
 	json_t *ev = json_loads(f->evidence_json, 0, NULL);
@@ -75,10 +56,10 @@ static void test_auth_findings(void **state)
 	assert_string_equal(json_string_value(json_object_get(ev, "domain")), "bank.example");
 	assert_non_null(strstr(json_string_value(json_object_get(ev, "header")), "dmarc=fail"));
 	json_decref(ev);
-	assert_non_null(finding(&m, "SPF_FAIL"));
-	assert_int_equal(finding(&m, "DKIM_FAIL")->severity, BW_SEV_MEDIUM);
-	assert_non_null(finding(&m, "ARC_FAIL"));
-	assert_null(finding(&m, "DMARC_MISALIGNED"));
+	assert_non_null(test_find(&m, "SPF_FAIL"));
+	assert_int_equal(test_find(&m, "DKIM_FAIL")->severity, BW_SEV_MEDIUM);
+	assert_non_null(test_find(&m, "ARC_FAIL"));
+	assert_null(test_find(&m, "DMARC_MISALIGNED"));
 	bw_message_free(&m);
 
 	/* the same results from an authserv-id that is not trusted: nothing */
@@ -87,8 +68,8 @@ static void test_auth_findings(void **state)
 	     " dmarc=fail policy.dmarc=reject header.from=bank.example\n"
 	     "From: Bank <alerts@bank.example>\n\nhello\n");
 	assert_int_equal(m.nauth, 0);
-	assert_null(finding(&m, "DMARC_FAIL"));
-	assert_null(finding(&m, "SPF_FAIL"));
+	assert_null(test_find(&m, "DMARC_FAIL"));
+	assert_null(test_find(&m, "SPF_FAIL"));
 	bw_message_free(&m);
 
 	/* authenticated, but as another domain, and no DMARC record */
@@ -96,7 +77,7 @@ static void test_auth_findings(void **state)
 	     "Authentication-Results: mx.parliament.example; spf=pass smtp.mailfrom=b@esp.example;"
 	     " dkim=pass header.d=esp.example; dmarc=none header.from=dailyplanet.example\n"
 	     "From: News <news@dailyplanet.example>\n\nhello\n");
-	f = finding(&m, "DMARC_MISALIGNED");
+	f = test_find(&m, "DMARC_MISALIGNED");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_MEDIUM); /* the From domain is protected */
 	bw_message_free(&m);
@@ -105,7 +86,7 @@ static void test_auth_findings(void **state)
 	scan(e, &m,
 	     "Authentication-Results: mx.parliament.example; dkim=pass header.d=mail.shop.example; dmarc=none\n"
 	     "From: Shop <news@shop.example>\n\nhello\n");
-	assert_null(finding(&m, "DMARC_MISALIGNED"));
+	assert_null(test_find(&m, "DMARC_MISALIGNED"));
 	bw_message_free(&m);
 	bw_engine_free(e);
 }
@@ -122,7 +103,7 @@ static void test_bulk_sender(void **state)
 	     "Received: from o1.sendgrid.net by mx.parliament.example\n"
 	     "X-SG-EID: abc\n"
 	     "From: Daily Planet <newsdesk@sender.example>\n\nPlease comment on our story.\n");
-	const bw_finding *f = finding(&m, "BULK_SENDER_POSING_AS_TRUSTED");
+	const bw_finding *f = test_find(&m, "BULK_SENDER_POSING_AS_TRUSTED");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_HIGH);
 	json_t *ev = json_loads(f->evidence_json, 0, NULL);
@@ -138,7 +119,7 @@ static void test_bulk_sender(void **state)
 	     " dkim=pass header.d=dailyplanet.example; dkim=pass header.d=sendgrid.net\n"
 	     "X-SG-EID: abc\n"
 	     "From: Daily Planet <newsletter@dailyplanet.example>\n\nToday's news.\n");
-	assert_null(finding(&m, "BULK_SENDER_POSING_AS_TRUSTED"));
+	assert_null(test_find(&m, "BULK_SENDER_POSING_AS_TRUSTED"));
 	bw_message_free(&m);
 
 	/* the outlet's address, no trusted results: claimed DKIM d= and
@@ -148,14 +129,14 @@ static void test_bulk_sender(void **state)
 	     "DKIM-Signature: v=1; a=rsa-sha256; d=mailer.example; s=s; h=from; bh=x; b=y\n"
 	     "List-Unsubscribe: <mailto:u@mailer.example>\n"
 	     "From: Daily Planet <desk@dailyplanet.example>\n\nhello\n");
-	assert_null(finding(&m, "BULK_SENDER_POSING_AS_TRUSTED"));
+	assert_null(test_find(&m, "BULK_SENDER_POSING_AS_TRUSTED"));
 	bw_message_free(&m);
 	scan(e, &m,
 	     "Return-Path: <b@mailer.example>\n"
 	     "DKIM-Signature: v=1; a=rsa-sha256; d=mailer.example; s=s; h=from; bh=x; b=y\n"
 	     "List-Unsubscribe: <https://list-manage.com/unsub?u=1>\n"
 	     "From: Daily Planet <desk@dailyplanet.example>\n\nhello\n");
-	f = finding(&m, "BULK_SENDER_POSING_AS_TRUSTED");
+	f = test_find(&m, "BULK_SENDER_POSING_AS_TRUSTED");
 	assert_non_null(f);
 	ev = json_loads(f->evidence_json, 0, NULL);
 	assert_true(json_is_false(json_object_get(ev, "verified")));

@@ -14,6 +14,7 @@
 
 #include "bulwark/engine.h"
 #include "bulwark/store.h"
+#include "helpers.h"
 
 static bw_engine *eng;
 
@@ -128,26 +129,6 @@ static char *make_message(int i, char kind)
 	return out;
 }
 
-static char *tmp_store_path(void)
-{
-	char *p = strdup("/tmp/bw-test-campaign-XXXXXX");
-	int fd = mkstemp(p);
-	close(fd);
-	unlink(p);
-	return p;
-}
-
-static void remove_store(char *path)
-{
-	char buf[512];
-	unlink(path);
-	snprintf(buf, sizeof buf, "%s-wal", path);
-	unlink(buf);
-	snprintf(buf, sizeof buf, "%s-shm", path);
-	unlink(buf);
-	free(path);
-}
-
 static int add(bw_store *s, int i, char kind)
 {
 	char *raw = make_message(i, kind);
@@ -257,7 +238,7 @@ static void test_first_external_relay(void **state)
 
 static void test_store_is_idempotent(void **state)
 {
-	char *path = tmp_store_path(), *err = NULL;
+	char *path = test_temp_db("bw-test-campaign"), *err = NULL;
 	bw_store *s = bw_store_open(path, &err);
 	assert_non_null(s);
 	assert_int_equal(add(s, 1, 'A'), 1);
@@ -272,12 +253,12 @@ static void test_store_is_idempotent(void **state)
 	assert_int_equal(sqlite3_column_int(st, 2), 1); /* interned once */
 	sqlite3_finalize(st);
 	bw_store_close(s);
-	remove_store(path);
+	test_remove_db(path);
 }
 
 static void test_grouping(void **state)
 {
-	char *path = tmp_store_path(), *err = NULL;
+	char *path = test_temp_db("bw-test-campaign"), *err = NULL;
 	bw_store *s = bw_store_open(path, &err);
 	for (size_t k = 0; k < NCORPUS; k++)
 		add(s, corpus[k].i, corpus[k].kind);
@@ -297,12 +278,12 @@ static void test_grouping(void **state)
 	free(out1);
 	free(out2);
 	bw_store_close(s);
-	remove_store(path);
+	test_remove_db(path);
 }
 
 static void test_two_batches_equal_one(void **state)
 {
-	char *one = tmp_store_path(), *two = tmp_store_path(), *err = NULL;
+	char *one = test_temp_db("bw-test-campaign"), *two = test_temp_db("bw-test-campaign"), *err = NULL;
 	bw_store *s1 = bw_store_open(one, &err), *s2 = bw_store_open(two, &err);
 	for (size_t k = 0; k < NCORPUS; k++)
 		add(s1, corpus[k].i, corpus[k].kind);
@@ -331,8 +312,8 @@ static void test_two_batches_equal_one(void **state)
 	free(p2);
 	bw_store_close(s1);
 	bw_store_close(s2);
-	remove_store(one);
-	remove_store(two);
+	test_remove_db(one);
+	test_remove_db(two);
 }
 
 int main(void)

@@ -17,27 +17,7 @@
 #include "bulwark/engine.h"
 #include "bulwark/history.h"
 #include "bulwark/mail.h"
-
-static char *temp_db(void)
-{
-	char *path = strdup("/tmp/bw-test-history-XXXXXX");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path); /* let SQLite create it */
-	return path;
-}
-
-static void remove_db(char *path)
-{
-	char side[512];
-	unlink(path);
-	snprintf(side, sizeof side, "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof side, "%s-shm", path);
-	unlink(side);
-	free(path);
-}
+#include "helpers.h"
 
 static bw_contact see(bw_history *h, const char *key, const char *sender, const char *recipient, int64_t t)
 {
@@ -52,7 +32,7 @@ static bw_contact see(bw_history *h, const char *key, const char *sender, const 
 
 static void test_store_is_order_independent(void **state)
 {
-	char *path = temp_db();
+	char *path = test_temp_db("bw-test-history");
 	char *err = NULL;
 	bw_history *h = bw_history_open(path, &err);
 	assert_non_null(h);
@@ -95,12 +75,12 @@ static void test_store_is_order_independent(void **state)
 	assert_true(c.known);
 	assert_int_equal(c.count, 3);
 	bw_history_close(h);
-	remove_db(path);
+	test_remove_db(path);
 }
 
 static void test_refuses_foreign_database(void **state)
 {
-	char *path = temp_db();
+	char *path = test_temp_db("bw-test-history");
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
@@ -110,7 +90,7 @@ static void test_refuses_foreign_database(void **state)
 	assert_non_null(strstr(err, "not a Bulwark history store"));
 	assert_non_null(strstr(err, path));
 	free(err);
-	remove_db(path);
+	test_remove_db(path);
 
 	assert_null(bw_history_open("/nonexistent-dir/h.db", &err));
 	assert_non_null(strstr(err, "/nonexistent-dir/h.db"));
@@ -160,7 +140,7 @@ static const char MSG3[] = "From: bob@news.example\r\n"
 
 static void test_detector_rescan_gives_same_answers(void **state)
 {
-	char *path = temp_db();
+	char *path = test_temp_db("bw-test-history");
 	for (int pass = 0; pass < 2; pass++) {
 		bw_engine *e = engine_with_history(path);
 		json_t *ev = first_contact(e, MSG1);
@@ -186,7 +166,7 @@ static void test_detector_rescan_gives_same_answers(void **state)
 		json_decref(ev);
 		bw_engine_free(e);
 	}
-	remove_db(path);
+	test_remove_db(path);
 }
 
 static void test_parse_collects_recipients_and_date(void **state)

@@ -16,6 +16,7 @@
 #include "bulwark/engine.h"
 #include "bulwark/report.h"
 #include "detect/detect.h"
+#include "helpers.h"
 
 #define OUTLETS BW_SOURCE_DIR "/data/news-outlets.conf"
 
@@ -31,31 +32,9 @@ static const char *CONF = "[protected]\n"
 			  "domains = elections.example\n"
 			  "source = https://elections.example/\n";
 
-static char *write_conf(const char *text)
-{
-	char *path = strdup("/tmp/bw-test-conf-XXXXXX");
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
 static bw_engine *engine_from(const char *text)
 {
-	char *path = write_conf(text);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	char *err = NULL;
-	assert_int_equal(bw_config_load(&cfg, path, &err), 0);
-	unlink(path);
-	free(path);
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		if (!strstr(errors.v[i], "libmagic"))
-			fail_msg("engine error: %s", errors.v[i]);
-	bw_strvec_free(&errors);
+	bw_engine *e = test_engine_from(text, NULL);
 	assert_non_null(e->protected_ids);
 	return e;
 }
@@ -83,14 +62,6 @@ static void scan(bw_message *m, const char *headers, const char *html)
 		 headers, html ? html : "<p>Hello</p>");
 	memset(m, 0, sizeof *m);
 	bw_engine_scan(eng, m, "t.eml", buf, strlen(buf));
-}
-
-static const bw_finding *find(const bw_message *m, const char *id)
-{
-	for (size_t i = 0; i < m->nfindings; i++)
-		if (strcmp(m->findings[i].id, id) == 0)
-			return &m->findings[i];
-	return NULL;
 }
 
 static json_t *evidence(const bw_finding *f)
@@ -154,7 +125,7 @@ static void test_config_identities(void **state)
 
 	bw_config cfg;
 	bw_config_default(&cfg);
-	char *path = write_conf("[protected]\npeople = Jane Doe jane@example.org\n");
+	char *path = test_write_temp("[protected]\npeople = Jane Doe jane@example.org\n");
 	char *err = NULL;
 	assert_int_equal(bw_config_load(&cfg, path, &err), -1);
 	assert_non_null(strstr(err, "people"));
@@ -164,7 +135,7 @@ static void test_config_identities(void **state)
 	bw_config_free(&cfg);
 
 	bw_config_default(&cfg);
-	path = write_conf("[org:Nothing]\naliases = x\n");
+	path = test_write_temp("[org:Nothing]\naliases = x\n");
 	assert_int_equal(bw_config_load(&cfg, path, &err), -1);
 	assert_non_null(strstr(err, "no domains"));
 	free(err);
@@ -198,7 +169,7 @@ static void test_display_name_outlet(void **state)
 {
 	bw_message m;
 	scan(&m, "From: \"Reuters Editorial\" <editorial@gmail.example>\r\n", NULL);
-	const bw_finding *f = find(&m, "DISPLAY_NAME_IMPERSONATION");
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_HIGH);
 	assert_true(f->score == 4);
@@ -212,20 +183,20 @@ static void test_display_name_outlet(void **state)
 
 	/* accents and confusables */
 	scan(&m, "From: =?utf-8?q?R=C3=A9uters?= <a@x.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: =?utf-8?q?BB=D0=A1_News?= <a@x.example>\r\n", NULL); /* Cyrillic capital ES */
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	/* a journalist's signature style */
 	scan(&m, "From: \"Jane Roe (Bloomberg)\" <jroe@mail.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: \"Jane Roe, Reuters\" <jroe@mail.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: Forbes Councils <x@other.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 }
 
@@ -234,26 +205,26 @@ static void test_display_name_must_not_fire(void **state)
 	bw_message m;
 	/* the outlet's own domain and a subdomain of it */
 	scan(&m, "From: Reuters <newsletters@reuters.com>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: \"BBC News\" <news@email.bbc.co.uk>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	/* a one-word outlet name that is also a surname */
 	scan(&m, "From: John Forbes <john@example.org>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	/* a short name inside a phrase */
 	scan(&m, "From: =?utf-8?q?Toutes_nos_f=C3=A9licitations=2C_Marie?= <info@shop.example>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	/* two outlets share the name "ABC News": either one's mail is fine */
 	scan(&m, "From: ABC News <news@abc.net.au>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	/* words inside words: "Apple" is not "AP", "Timeshare" not "TIME" */
 	scan(&m, "From: Apple Timeshare <a@example.org>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 }
 
@@ -261,18 +232,18 @@ static void test_display_name_person(void **state)
 {
 	bw_message m;
 	scan(&m, "From: Jane Doe <jane.doe@parliament.example>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: =?utf-8?q?Am=C3=A9lie_Durand?= <amelie@private.example>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 	scan(&m, "From: \"Jane Doe\" <jane.doe.mp@freemail.example>\r\n", NULL);
-	const bw_finding *f = find(&m, "DISPLAY_NAME_IMPERSONATION");
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
 	assert_non_null(f);
 	assert_true(f->score == 3);
 	bw_message_free(&m);
 	scan(&m, "From: \"Electoral Commission\" <info@elections-update.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 }
 
@@ -280,7 +251,7 @@ static void test_display_name_address(void **state)
 {
 	bw_message m;
 	scan(&m, "From: \"jane.doe@parliament.example\" <x@evil.example>\r\n", NULL);
-	const bw_finding *f = find(&m, "DISPLAY_NAME_ADDRESS");
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_ADDRESS");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_HIGH); /* the shown address is protected */
 	json_t *ev = evidence(f);
@@ -288,7 +259,7 @@ static void test_display_name_address(void **state)
 	json_decref(ev);
 	bw_message_free(&m);
 	scan(&m, "From: \"bob@example.org\" <bob@example.org>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_ADDRESS"));
+	assert_null(test_find(&m, "DISPLAY_NAME_ADDRESS"));
 	bw_message_free(&m);
 }
 
@@ -298,7 +269,7 @@ static void test_display_address_with_hidden_marks(void **state)
 {
 	bw_message m;
 	scan(&m, "From: =?UTF-8?B?bm9yZXBseUBzZXJ2aWNlLty/3L9hbdy/ety/3L9uLmPcv29t?= <x@evil.example>\r\n", NULL);
-	const bw_finding *f = find(&m, "DISPLAY_NAME_ADDRESS");
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_ADDRESS");
 	assert_non_null(f);
 	json_t *ev = evidence(f);
 	assert_string_equal(json_string_value(json_object_get(ev, "shown_address")), "noreply@service.amzn.com");
@@ -307,7 +278,7 @@ static void test_display_address_with_hidden_marks(void **state)
 	bw_message_free(&m);
 	/* a zero-width joiner in the sender's own address shown as the name */
 	scan(&m, "From: =?UTF-8?B?Ym9iQGV4YW1w4oCNbGUub3Jn?= <bob@example.org>\r\n", NULL);
-	assert_null(find(&m, "DISPLAY_NAME_ADDRESS"));
+	assert_null(test_find(&m, "DISPLAY_NAME_ADDRESS"));
 	bw_message_free(&m);
 }
 
@@ -319,7 +290,7 @@ static void expect_lookalike(const char *from, const char *method, const char *p
 	snprintf(hdr, sizeof hdr, "From: Someone <x@%s>\r\n", from);
 	bw_message m;
 	scan(&m, hdr, NULL);
-	const bw_finding *f = find(&m, "LOOKALIKE_DOMAIN");
+	const bw_finding *f = test_find(&m, "LOOKALIKE_DOMAIN");
 	if (!f)
 		fail_msg("no LOOKALIKE_DOMAIN for %s", from);
 	json_t *ev;
@@ -354,7 +325,7 @@ static void test_lookalike_fires(void **state)
 	/* a lookalike link host and the punycode flag */
 	bw_message m;
 	scan(&m, "From: a@example.org\r\n", "<a href=\"https://xn--reuter-nvf.com/x\">read</a>");
-	const bw_finding *f = find(&m, "LOOKALIKE_DOMAIN");
+	const bw_finding *f = test_find(&m, "LOOKALIKE_DOMAIN");
 	assert_non_null(f);
 	json_t *ev = evidence(f);
 	json_t *m0 = json_array_get(json_object_get(ev, "matches"), 0);
@@ -374,7 +345,7 @@ static void test_lookalike_must_not_fire(void **state)
 		snprintf(hdr, sizeof hdr, "From: Someone <x@%s>\r\n", own[i]);
 		bw_message m;
 		scan(&m, hdr, NULL);
-		if (find(&m, "LOOKALIKE_DOMAIN"))
+		if (test_find(&m, "LOOKALIKE_DOMAIN"))
 			fail_msg("LOOKALIKE_DOMAIN fired for %s", own[i]);
 		bw_message_free(&m);
 	}
@@ -405,7 +376,7 @@ static void test_from_address_missing(void **state)
 	scan(&m, "From: \"Facebook\" <>\r\nReply-To: support-team@freemail.example\r\n", NULL);
 	assert_string_equal(m.from.name, "Facebook");
 	assert_null(m.from.address);
-	const bw_finding *f = find(&m, "FROM_ADDRESS_MISSING");
+	const bw_finding *f = test_find(&m, "FROM_ADDRESS_MISSING");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_MEDIUM);
 	assert_true(f->score == 2);
@@ -414,7 +385,7 @@ static void test_from_address_missing(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "display_name")), "Facebook");
 	assert_string_equal(json_string_value(json_object_get(j, "reply_to")), "support-team@freemail.example");
 	json_decref(j);
-	const bw_finding *r = find(&m, "REPLY_TO_DIVERGES");
+	const bw_finding *r = test_find(&m, "REPLY_TO_DIVERGES");
 	assert_non_null(r);
 	assert_non_null(strstr(r->summary, "shows no address"));
 	bw_message_free(&m);
@@ -422,32 +393,32 @@ static void test_from_address_missing(void **state)
 	/* sample-2492 "Name"<<>>, sample-1301 a bare name, sample-999 no '@' */
 	scan(&m, "From: \"Jacob Doe\"<<>>\r\n", NULL);
 	assert_string_equal(m.from.name, "Jacob Doe");
-	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
-	assert_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_non_null(test_find(&m, "FROM_ADDRESS_MISSING"));
+	assert_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 	scan(&m, "From: Rachid Doe\r\nReply-To: <rachid@freemail.example>\r\n", NULL);
 	assert_string_equal(m.from.name, "Rachid Doe");
-	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
-	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_non_null(test_find(&m, "FROM_ADDRESS_MISSING"));
+	assert_non_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 	scan(&m, "From: \"BANK\"<host-1.compute.cloud.example>\r\n", NULL);
-	assert_non_null(find(&m, "FROM_ADDRESS_MISSING"));
+	assert_non_null(test_find(&m, "FROM_ADDRESS_MISSING"));
 	bw_message_free(&m);
 	scan(&m, "", NULL);
-	f = find(&m, "FROM_ADDRESS_MISSING");
+	f = test_find(&m, "FROM_ADDRESS_MISSING");
 	assert_non_null(f);
 	assert_string_equal(f->summary, "The message has no From header");
 	bw_message_free(&m);
 
 	/* a protected name with no address is still impersonation */
 	scan(&m, "From: \"Jane Doe\" <>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
 	bw_message_free(&m);
 
 	/* an ordinary From: none of this */
 	scan(&m, "From: Alice <alice@example.org>\r\nReply-To: alice@example.org\r\n", NULL);
-	assert_null(find(&m, "FROM_ADDRESS_MISSING"));
-	assert_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_null(test_find(&m, "FROM_ADDRESS_MISSING"));
+	assert_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 }
 
@@ -459,19 +430,19 @@ static void test_unparseable_from_and_reply_to(void **state)
 		 "Reply-To: reply-x@in2.esp.example\r\n", NULL);
 	assert_string_equal(m.from.address, "no-reply@shop.example");
 	assert_string_equal(m.from.name, "Congratulation [username]");
-	assert_null(find(&m, "FROM_ADDRESS_MISSING"));
-	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_null(test_find(&m, "FROM_ADDRESS_MISSING"));
+	assert_non_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 	/* sample-1041: "->" and no space before the address */
 	scan(&m, "From: Dringend->Icloud\xf0\x9f\x93\xb1<newsletter@news.shop.example>\r\n"
 		 "Reply-To: reply_to@winner.example\r\n", NULL);
 	assert_string_equal(m.from.address, "newsletter@news.shop.example");
-	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_non_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 	/* sample-7161: a bracketed local part in the Reply-To */
 	scan(&m, "From: Abo <roundup@random.example>\r\nReply-To: reply-[nu_24]@in2.esp.example\r\n", NULL);
 	assert_string_equal(m.reply_to.address, "reply-[nu_24]@in2.esp.example");
-	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_non_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	bw_message_free(&m);
 }
 
@@ -481,7 +452,7 @@ static void test_divergence(void **state)
 {
 	bw_message m;
 	scan(&m, "Return-Path: <bounce@esp.example>\r\nFrom: a@example.org\r\nReply-To: list@lists.example\r\n", NULL);
-	const bw_finding *r = find(&m, "REPLY_TO_DIVERGES"), *env = find(&m, "ENVELOPE_FROM_DIVERGES");
+	const bw_finding *r = test_find(&m, "REPLY_TO_DIVERGES"), *env = test_find(&m, "ENVELOPE_FROM_DIVERGES");
 	assert_non_null(r);
 	assert_non_null(env);
 	assert_true(r->score == 0);
@@ -493,12 +464,12 @@ static void test_divergence(void **state)
 
 	scan(&m, "Return-Path: <b@bounces.example.org>\r\nFrom: a@example.org\r\nReply-To: c@mail.example.org\r\n",
 	     NULL);
-	assert_null(find(&m, "REPLY_TO_DIVERGES"));
-	assert_null(find(&m, "ENVELOPE_FROM_DIVERGES"));
+	assert_null(test_find(&m, "REPLY_TO_DIVERGES"));
+	assert_null(test_find(&m, "ENVELOPE_FROM_DIVERGES"));
 	bw_message_free(&m);
 
 	scan(&m, "From: \"Le Monde\" <redaction@lemonde-presse.example>\r\nReply-To: j@freemail.example\r\n", NULL);
-	r = find(&m, "REPLY_TO_DIVERGES");
+	r = test_find(&m, "REPLY_TO_DIVERGES");
 	assert_non_null(r);
 	assert_true(r->score == 2);
 	bw_message_free(&m);
@@ -517,14 +488,14 @@ static void test_scores(void **state)
 	bw_message_free(&m);
 	/* an outlet's name over a lookalike domain: suspicious */
 	scan(&m, "From: \"BBC News\" <desk@bbc-news.example>\r\n", NULL);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
-	assert_non_null(find(&m, "LOOKALIKE_DOMAIN"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "LOOKALIKE_DOMAIN"));
 	assert_int_equal(m.verdict, BW_SUSPICIOUS);
 	bw_message_free(&m);
 	/* and with tracking: malicious */
 	scan(&m, "From: \"BBC News\" <desk@bbc-news.example>\r\n",
 	     "<img src=\"https://t.bbc-news.example/o.gif?u=mp%40parliament.example\" width=1 height=1>");
-	assert_non_null(find(&m, "TRACKING_PIXEL"));
+	assert_non_null(test_find(&m, "TRACKING_PIXEL"));
 	assert_int_equal(m.verdict, BW_MALICIOUS);
 	bw_message_free(&m);
 }
@@ -538,10 +509,10 @@ static void test_sample_message(void **state)
 	fclose(fp);
 	bw_message m = {0};
 	bw_engine_scan(eng, &m, "s.eml", buf, n);
-	assert_non_null(find(&m, "DISPLAY_NAME_IMPERSONATION"));
-	assert_non_null(find(&m, "LOOKALIKE_DOMAIN"));
-	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
-	assert_non_null(find(&m, "REPLY_TO_DIVERGES"));
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	assert_non_null(test_find(&m, "LOOKALIKE_DOMAIN"));
+	assert_non_null(test_find(&m, "LINK_TEXT_MISMATCH"));
+	assert_non_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	assert_int_equal(m.verdict, BW_MALICIOUS);
 	bw_message_free(&m);
 }

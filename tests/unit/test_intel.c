@@ -16,6 +16,7 @@
 #include "bulwark/intel.h"
 #include "bulwark/mail.h"
 #include "bulwark/stix_pattern.h"
+#include "helpers.h"
 
 static char *tmpdir;
 
@@ -166,28 +167,23 @@ static void test_pattern_unsupported(void **state)
 
 static void test_pattern_malformed(void **state)
 {
-	char *e = parse_err("[domain-name:value = 'a.example'");
-	assert_string_equal(e, "offset 32: expected ']' to close the observation");
-	free(e);
-	e = parse_err("[domain-name:value = 'a.example]");
-	assert_string_equal(e, "offset 21: unterminated string literal");
-	free(e);
-	e = parse_err("[domain-name:'unterminated path");
-	assert_string_equal(e, "offset 13: unterminated string literal");
-	free(e);
-	e = parse_err("[domain-name value = 'x']");
-	assert_string_equal(e, "offset 13: expected ':' after the object type");
-	free(e);
-	e = parse_err("[domain-name:value ~ 'x']");
-	assert_string_equal(e, "offset 19: unexpected character '~'");
-	free(e);
-	e = parse_err("[domain-name:value = 'x'] garbage");
-	assert_string_equal(e, "offset 26: unexpected text after the pattern");
-	free(e);
-	e = parse_err("");
-	assert_string_equal(e, "offset 0: expected '[' or '('");
-	free(e);
-	e = parse_err("[file:name = 'a\\x']");
+	static const struct {
+		const char *pattern, *error;
+	} cases[] = {
+		{"[domain-name:value = 'a.example'", "offset 32: expected ']' to close the observation"},
+		{"[domain-name:value = 'a.example]", "offset 21: unterminated string literal"},
+		{"[domain-name:'unterminated path", "offset 13: unterminated string literal"},
+		{"[domain-name value = 'x']", "offset 13: expected ':' after the object type"},
+		{"[domain-name:value ~ 'x']", "offset 19: unexpected character '~'"},
+		{"[domain-name:value = 'x'] garbage", "offset 26: unexpected text after the pattern"},
+		{"", "offset 0: expected '[' or '('"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *e = parse_err(cases[i].pattern);
+		assert_string_equal(e, cases[i].error);
+		free(e);
+	}
+	char *e = parse_err("[file:name = 'a\\x']");
 	assert_non_null(strstr(e, "invalid escape"));
 	free(e);
 
@@ -267,6 +263,17 @@ static void import_ok(bw_intel *in, const char *path, bw_intel_summary *sum)
 	char *err = NULL;
 	if (bw_intel_import(in, path, NULL, NULL, sum, &err) != 0)
 		fail_msg("%s", err);
+}
+
+/* An import that must fail, and its error (the caller frees it). */
+static char *import_err(bw_intel *in, const char *path)
+{
+	bw_intel_summary sum;
+	char *err = NULL;
+	assert_int_equal(bw_intel_import(in, path, NULL, NULL, &sum, &err), -1);
+	assert_non_null(err);
+	bw_intel_summary_free(&sum);
+	return err;
 }
 
 typedef struct hits {
@@ -383,37 +390,32 @@ static void test_import_malformed_imports_nothing(void **state)
 {
 	char *db = db_path("bad.db");
 	bw_intel *in = open_db(db);
-	bw_intel_summary sum;
-	char *err = NULL;
 	char *f = write_file("broken.json", "{\"type\": \"bundle\", \"objects\": [\n"
 					    "  {\"type\": \"indicator\", \"id\": \"indicator--a\",\n"
 					    "   \"pattern\": \"[domain-name:value = 'a.example']\" \"oops\"}]}\n");
-	assert_int_equal(bw_intel_import(in, f, NULL, NULL, &sum, &err), -1);
+	char *err = import_err(in, f);
 	assert_non_null(strstr(err, f));
 	assert_non_null(strstr(err, "line 3"));
 	free(err);
-	bw_intel_summary_free(&sum);
 
 	/* valid JSON, but the second object is broken: the first is rolled back */
 	char *g = write_file("half.json", "{\"type\": \"bundle\", \"objects\": [\n"
 					  "  {\"type\": \"indicator\", \"id\": \"indicator--a\", \"modified\": \"2024-01-01T00:00:00Z\","
 					  "   \"pattern\": \"[domain-name:value = 'a.example']\"},\n"
 					  "  {\"type\": \"indicator\", \"id\": \"indicator--b\"}]}\n");
-	assert_int_equal(bw_intel_import(in, g, NULL, NULL, &sum, &err), -1);
+	err = import_err(in, g);
 	assert_non_null(strstr(err, "objects[1]"));
 	assert_non_null(strstr(err, "indicator--b"));
 	free(err);
-	bw_intel_summary_free(&sum);
 	bw_intel_stats st;
 	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
 	assert_int_equal(st.indicators, 0);
 	assert_int_equal(match(in, BW_OBS_DOMAIN, "a.example").n, 0);
 
 	char *l = write_file("binary.txt", "evil.example\n\xff\xfe\n");
-	assert_int_equal(bw_intel_import(in, l, NULL, NULL, &sum, &err), -1);
+	err = import_err(in, l);
 	assert_non_null(strstr(err, "line 2"));
 	free(err);
-	bw_intel_summary_free(&sum);
 	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
 	assert_int_equal(st.indicators, 0);
 	bw_intel_close(in);
@@ -519,20 +521,8 @@ static bw_engine *engine_for(const char *db)
 {
 	char *conf = g_strdup_printf("[intel]\ndb = %s\ninternal_networks = 203.0.113.0/28\n"
 				     "[protected]\noutlets =\n", db);
-	char *path = write_file("engine.conf", conf);
+	bw_engine *e = test_engine_from(conf, NULL);
 	g_free(conf);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	char *err = NULL;
-	if (bw_config_load(&cfg, path, &err) != 0)
-		fail_msg("%s", err);
-	g_free(path);
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		if (!strstr(errors.v[i], "libmagic"))
-			fail_msg("engine error: %s", errors.v[i]);
-	bw_strvec_free(&errors);
 	assert_non_null(e->intel);
 	return e;
 }

@@ -14,37 +14,17 @@
 
 #include "bulwark/engine.h"
 #include "detect/detect.h"
+#include "helpers.h"
 
 #define SHORTENERS BW_SHARED_DIR "/intel/misp-warninglists/url-shortener/list.json"
 
 static bw_engine *eng, *eng_noshort;
 
-static bw_engine *engine_from(const char *text)
-{
-	char path[] = "/tmp/bw-test-links-XXXXXX";
-	int fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	bw_config cfg;
-	bw_config_default(&cfg);
-	char *err = NULL;
-	assert_int_equal(bw_config_load(&cfg, path, &err), 0);
-	unlink(path);
-	bw_strvec errors = {0};
-	bw_engine *e = bw_engine_new(&cfg, &errors);
-	for (size_t i = 0; i < errors.n; i++)
-		if (!strstr(errors.v[i], "libmagic"))
-			fail_msg("engine error: %s", errors.v[i]);
-	bw_strvec_free(&errors);
-	return e;
-}
-
 static int setup(void **state)
 {
-	eng = engine_from("[protected]\ndomains = parliament.uk\noutlets =\n"
-			  "[links]\nshorteners = " SHORTENERS "\n");
-	eng_noshort = engine_from("[protected]\noutlets =\n");
+	eng = test_engine_from("[protected]\ndomains = parliament.uk\noutlets =\n"
+			       "[links]\nshorteners = " SHORTENERS "\n", NULL);
+	eng_noshort = test_engine_from("[protected]\noutlets =\n", NULL);
 	return 0;
 }
 
@@ -71,14 +51,6 @@ static void scan(bw_message *m, const char *html)
 	scan_with(eng, m, html);
 }
 
-static const bw_finding *find(const bw_message *m, const char *id)
-{
-	for (size_t i = 0; i < m->nfindings; i++)
-		if (strcmp(m->findings[i].id, id) == 0)
-			return &m->findings[i];
-	return NULL;
-}
-
 static json_t *first_link(const bw_finding *f)
 {
 	json_error_t je;
@@ -99,7 +71,7 @@ static void assert_no_link_findings(const char *html)
 	bw_message m;
 	scan(&m, html);
 	for (size_t i = 0; i < sizeof LINK_IDS / sizeof LINK_IDS[0]; i++)
-		if (find(&m, LINK_IDS[i]))
+		if (test_find(&m, LINK_IDS[i]))
 			fail_msg("%s fired on %s", LINK_IDS[i], html);
 	bw_message_free(&m);
 }
@@ -108,7 +80,7 @@ static void test_text_mismatch(void **state)
 {
 	bw_message m;
 	scan(&m, "<a href=\"https://evil.example/login\">https://www.parliament.uk/vote</a>");
-	const bw_finding *f = find(&m, "LINK_TEXT_MISMATCH");
+	const bw_finding *f = test_find(&m, "LINK_TEXT_MISMATCH");
 	assert_non_null(f);
 	assert_true(f->score == 3); /* the text shows a protected domain */
 	assert_true(bw_strvec_contains(&f->attack, "T1566.002"));
@@ -121,21 +93,21 @@ static void test_text_mismatch(void **state)
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"https://evil.example/\">www.bank.example</a>");
-	f = find(&m, "LINK_TEXT_MISMATCH");
+	f = test_find(&m, "LINK_TEXT_MISMATCH");
 	assert_non_null(f);
 	assert_true(f->score == 2);
 	bw_message_free(&m);
 
 	/* behind a shortener: the destination is unknown, low score */
 	scan(&m, "<a href=\"https://bit.ly/3abc\">www.bank.example</a>");
-	f = find(&m, "LINK_TEXT_MISMATCH");
+	f = test_find(&m, "LINK_TEXT_MISMATCH");
 	assert_non_null(f);
 	assert_true(f->score == 0.5);
 	bw_message_free(&m);
 
 	/* the first word of the text is the domain it shows */
 	scan(&m, "<a href=\"https://evil.example/\">www.bank.example fonts.html</a>");
-	f = find(&m, "LINK_TEXT_MISMATCH");
+	f = test_find(&m, "LINK_TEXT_MISMATCH");
 	assert_non_null(f);
 	l = first_link(f);
 	assert_string_equal(json_string_value(json_object_get(l, "text_domain")), "bank.example");
@@ -144,7 +116,7 @@ static void test_text_mismatch(void **state)
 
 	/* a wrapper whose destination differs from the text */
 	scan(&m, "<a href=\"https://click.esp.example/r?u=https%3A%2F%2Fevil.example%2F\">www.example.org</a>");
-	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	assert_non_null(test_find(&m, "LINK_TEXT_MISMATCH"));
 	bw_message_free(&m);
 }
 
@@ -167,7 +139,7 @@ static const char *mismatch_text_domain(const char *html)
 	static char shown[256];
 	bw_message m;
 	scan(&m, html);
-	const bw_finding *f = find(&m, "LINK_TEXT_MISMATCH");
+	const bw_finding *f = test_find(&m, "LINK_TEXT_MISMATCH");
 	shown[0] = '\0';
 	if (f) {
 		json_t *l = first_link(f);
@@ -199,7 +171,7 @@ static void test_text_as_the_reader_sees_it(void **state)
 	assert_int_equal(m.nlinks, 2);
 	assert_string_equal(m.links[0].text, "Offer more Play responsibly");
 	assert_string_equal(m.links[1].text, "brand.de");
-	assert_non_null(find(&m, "LINK_TEXT_MISMATCH"));
+	assert_non_null(test_find(&m, "LINK_TEXT_MISMATCH"));
 	bw_message_free(&m);
 	/* sample-6311: a leading &nbsp; */
 	assert_string_equal(mismatch_text_domain("<a href=\"http://emailservices.example/4zYM\">"
@@ -250,7 +222,7 @@ static void test_ip_userinfo_script(void **state)
 {
 	bw_message m;
 	scan(&m, "<a href=\"http://192.0.2.7/login\">log in</a>");
-	const bw_finding *f = find(&m, "LINK_IP_LITERAL");
+	const bw_finding *f = test_find(&m, "LINK_IP_LITERAL");
 	assert_non_null(f);
 	json_t *l = first_link(f);
 	assert_string_equal(json_string_value(json_object_get(l, "host")), "192.0.2.7");
@@ -258,7 +230,7 @@ static void test_ip_userinfo_script(void **state)
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"https://parliament.uk@evil.example/\">vote</a>");
-	f = find(&m, "LINK_USERINFO");
+	f = test_find(&m, "LINK_USERINFO");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_HIGH);
 	l = first_link(f);
@@ -268,7 +240,7 @@ static void test_ip_userinfo_script(void **state)
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"javascript:alert(1)\">open</a> <a href=\"data:text/html,hi\">doc</a>");
-	f = find(&m, "LINK_SCRIPT_OR_DATA_URI");
+	f = test_find(&m, "LINK_SCRIPT_OR_DATA_URI");
 	assert_non_null(f);
 	assert_true(f->score == 3);
 	bw_message_free(&m);
@@ -285,8 +257,8 @@ static void test_disguised_ip(void **state)
 		snprintf(html, sizeof html, "<a href=\"%s\">Open Gift</a>", disguised[i]);
 		bw_message m;
 		scan(&m, html);
-		assert_non_null(find(&m, "LINK_IP_LITERAL"));
-		const bw_finding *f = find(&m, "LINK_OBFUSCATED");
+		assert_non_null(test_find(&m, "LINK_IP_LITERAL"));
+		const bw_finding *f = test_find(&m, "LINK_OBFUSCATED");
 		if (!f)
 			fail_msg("no LINK_OBFUSCATED for %s", disguised[i]);
 		json_t *l = first_link(f);
@@ -302,8 +274,8 @@ static void test_disguised_ip(void **state)
 		snprintf(html, sizeof html, "<a href=\"%s\">log in</a>", plain[i]);
 		bw_message m;
 		scan(&m, html);
-		assert_non_null(find(&m, "LINK_IP_LITERAL"));
-		if (find(&m, "LINK_OBFUSCATED"))
+		assert_non_null(test_find(&m, "LINK_IP_LITERAL"));
+		if (test_find(&m, "LINK_OBFUSCATED"))
 			fail_msg("LINK_OBFUSCATED for %s", plain[i]);
 		bw_message_free(&m);
 	}
@@ -314,12 +286,12 @@ static void test_form_targets(void **state)
 {
 	bw_message m;
 	scan(&m, "<form action=\"javascript:steal()\"><input name=p type=password><button>Log in</button></form>");
-	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	assert_non_null(test_find(&m, "LINK_SCRIPT_OR_DATA_URI"));
 	bw_message_free(&m);
 	scan(&m, "<form action=\"https://login.example/\"><input type=submit formaction=\"http://192.0.2.9/p\">"
 		 "<button formaction=\"data:text/html,x\">Go</button></form>");
-	assert_non_null(find(&m, "LINK_IP_LITERAL"));
-	assert_non_null(find(&m, "LINK_SCRIPT_OR_DATA_URI"));
+	assert_non_null(test_find(&m, "LINK_IP_LITERAL"));
+	assert_non_null(test_find(&m, "LINK_SCRIPT_OR_DATA_URI"));
 	assert_int_equal(m.nlinks, 3);
 	bw_message_free(&m);
 	assert_no_link_findings("<form action=\"https://www.example.org/search\"><input name=q></form>");
@@ -330,7 +302,7 @@ static void test_confusable_host(void **state)
 	bw_message m;
 	/* Cyrillic a + Latin: mixed script */
 	scan(&m, "<a href=\"https://\xd0\xb0pple.example/\">apple</a>");
-	const bw_finding *f = find(&m, "LINK_CONFUSABLE_HOST");
+	const bw_finding *f = test_find(&m, "LINK_CONFUSABLE_HOST");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_MEDIUM);
 	assert_true(bw_strvec_contains(&f->attack, "T1036"));
@@ -340,7 +312,7 @@ static void test_confusable_host(void **state)
 	bw_message_free(&m);
 	/* single-script IDN: punycode, low */
 	scan(&m, "<a href=\"https://m\xc3\xbcnchen.example/\">Stadt</a>");
-	f = find(&m, "LINK_CONFUSABLE_HOST");
+	f = test_find(&m, "LINK_CONFUSABLE_HOST");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_LOW);
 	assert_true(f->score == 1);
@@ -351,13 +323,13 @@ static void test_shortener(void **state)
 {
 	bw_message m;
 	scan(&m, "<a href=\"https://bit.ly/3abcDEF\">details</a>");
-	const bw_finding *f = find(&m, "LINK_SHORTENER");
+	const bw_finding *f = test_find(&m, "LINK_SHORTENER");
 	assert_non_null(f);
 	assert_true(f->score == 0.5);
 	bw_message_free(&m);
 	/* no list configured: quietly skipped */
 	scan_with(eng_noshort, &m, "<a href=\"https://bit.ly/3abcDEF\">details</a>");
-	assert_null(find(&m, "LINK_SHORTENER"));
+	assert_null(test_find(&m, "LINK_SHORTENER"));
 	bw_message_free(&m);
 }
 
@@ -365,17 +337,17 @@ static void test_obfuscated(void **state)
 {
 	bw_message m;
 	scan(&m, "<a href=\"https://evil.example/x\">invoice\xe2\x80\xae" "fdp.exe</a>");
-	const bw_finding *f = find(&m, "LINK_OBFUSCATED");
+	const bw_finding *f = test_find(&m, "LINK_OBFUSCATED");
 	assert_non_null(f);
 	assert_true(bw_strvec_contains(&f->attack, "T1036.002"));
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"https://evil.example/x\">pay\xe2\x80\x8bpal</a>");
-	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	assert_non_null(test_find(&m, "LINK_OBFUSCATED"));
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"https://%65vil.example/x\">home</a>");
-	f = find(&m, "LINK_OBFUSCATED");
+	f = test_find(&m, "LINK_OBFUSCATED");
 	assert_non_null(f);
 	json_t *l = first_link(f);
 	assert_string_equal(json_string_value(json_object_get(l, "reason")), "percent-encoded host");
@@ -383,7 +355,7 @@ static void test_obfuscated(void **state)
 	bw_message_free(&m);
 
 	scan(&m, "<a href=\"https://evil.example/x\" style=\"font-size:0\">hidden words</a>");
-	f = find(&m, "LINK_OBFUSCATED");
+	f = test_find(&m, "LINK_OBFUSCATED");
 	assert_non_null(f);
 	assert_int_equal(f->severity, BW_SEV_LOW);
 	bw_message_free(&m);
@@ -391,7 +363,7 @@ static void test_obfuscated(void **state)
 	/* a size relative to zero is zero */
 	scan(&m, "<div style=\"font-size:0\"><a href=\"https://evil.example/x\">hidden "
 		 "<span style=\"font-size:150%\">still</span></a></div>");
-	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	assert_non_null(test_find(&m, "LINK_OBFUSCATED"));
 	bw_message_free(&m);
 }
 
@@ -411,7 +383,7 @@ static void test_zero_font_wrapper_is_no_obfuscation(void **state)
 	bw_message m;
 	scan(&m, "<div style=\"width:0;max-height:0;overflow:hidden\"><a href=\"https://evil.example/i\">"
 		 "<img src=\"https://img.example/x.png\" alt=\"Instagram\"></a></div>");
-	assert_non_null(find(&m, "LINK_OBFUSCATED"));
+	assert_non_null(test_find(&m, "LINK_OBFUSCATED"));
 	bw_message_free(&m);
 }
 

@@ -316,18 +316,27 @@ static void test_sandbox_refuses_writes_sockets_exec(void **state)
 
 /* ---- crashes and hangs ---- */
 
+/* Text that makes the worker misbehave fails its scan with an error saying
+ * why, and the next scan runs clean on a new worker. Returns the old one. */
+static pid_t expect_worker_replaced(bw_pool *p, const char *text, const char *why)
+{
+	pid_t before = only_worker(p);
+	bw_pool_result r;
+	assert_int_equal(scan_text(p, text, &r), 0);
+	assert_false(r.ok);
+	assert_non_null(strstr(r.error, why));
+	assert_null(r.findings);
+	bw_pool_result_free(&r);
+	expect_clean_scan(p);
+	assert_int_not_equal(only_worker(p), before);
+	return before;
+}
+
 static void test_crashing_worker_is_replaced(void **state)
 {
 	(void)state;
 	bw_pool *p = new_pool(1, 20000);
-	pid_t before = only_worker(p);
-	bw_pool_result r;
-	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" CRASH_MARKER "\r\n", &r), 0);
-	assert_false(r.ok);
-	assert_non_null(strstr(r.error, "died"));
-	bw_pool_result_free(&r);
-	expect_clean_scan(p);
-	assert_int_not_equal(only_worker(p), before);
+	expect_worker_replaced(p, "Subject: x\r\n\r\n" CRASH_MARKER "\r\n", "died");
 	bw_pool_free(p);
 }
 
@@ -335,14 +344,7 @@ static void test_hung_worker_is_killed(void **state)
 {
 	(void)state;
 	bw_pool *p = new_pool(1, 1500);
-	pid_t before = only_worker(p);
-	bw_pool_result r;
-	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" HANG_MARKER "\r\n", &r), 0);
-	assert_false(r.ok);
-	assert_non_null(strstr(r.error, "timed out"));
-	bw_pool_result_free(&r);
-	expect_clean_scan(p);
-	assert_int_not_equal(only_worker(p), before);
+	pid_t before = expect_worker_replaced(p, "Subject: x\r\n\r\n" HANG_MARKER "\r\n", "timed out");
 	/* it slept forever: only the SIGKILL ends it (the spawner reaps it) */
 	int tries = 0;
 	while (kill(before, 0) == 0 && tries++ < 100)
@@ -358,15 +360,7 @@ static void test_malformed_reply_replaces_worker(void **state)
 {
 	(void)state;
 	bw_pool *p = new_pool(1, 20000);
-	pid_t before = only_worker(p);
-	bw_pool_result r;
-	assert_int_equal(scan_text(p, "Subject: x\r\n\r\n" GARBLE_MARKER "\r\n", &r), 0);
-	assert_false(r.ok);
-	assert_non_null(strstr(r.error, "malformed"));
-	assert_null(r.findings);
-	bw_pool_result_free(&r);
-	expect_clean_scan(p);
-	assert_int_not_equal(only_worker(p), before);
+	expect_worker_replaced(p, "Subject: x\r\n\r\n" GARBLE_MARKER "\r\n", "malformed");
 	bw_pool_free(p);
 }
 

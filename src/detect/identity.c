@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <idn2.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uspoof.h>
@@ -26,6 +27,8 @@ typedef struct pdomain {
 	char *dotted;      /* ".domain." */
 	char *dotted_label;/* ".label." */
 	size_t ident;
+	size_t domain_len;
+	uint64_t label_chars; /* char_set of label_skel */
 } pdomain;
 
 typedef struct pname {
@@ -124,11 +127,11 @@ bool bw_label_mixed_script(const bw_protected *p, const char *label)
 	return U_SUCCESS(st) && (r & (USPOOF_RESTRICTION_LEVEL | USPOOF_MIXED_SCRIPT_CONFUSABLE));
 }
 
-/* host is d or a subdomain of d */
-static bool host_under(const char *host, const char *d)
+/* host (hl bytes) is d or a subdomain of d */
+static bool host_under(const char *host, size_t hl, const pdomain *d)
 {
-	size_t hl = strlen(host), dl = strlen(d);
-	if (hl < dl || strcmp(host + hl - dl, d) != 0)
+	size_t dl = d->domain_len;
+	if (hl < dl || memcmp(host + hl - dl, d->domain, dl) != 0)
 		return false;
 	return hl == dl || host[hl - dl - 1] == '.';
 }
@@ -137,8 +140,9 @@ const bw_identity *bw_protected_owner(const bw_protected *p, const char *host)
 {
 	if (!p || !host)
 		return NULL;
+	size_t hl = strlen(host);
 	for (size_t i = 0; i < p->ndoms; i++)
-		if (host_under(host, p->doms[i].domain))
+		if (host_under(host, hl, &p->doms[i]))
 			return &p->ids->v[p->doms[i].ident];
 	return NULL;
 }
@@ -270,6 +274,27 @@ static char *strip_hyphens(const char *s)
 	return r;
 }
 
+/* A set of code points, folded into 64 bits: each character of one label
+ * whose bit the other label lacks needs an edit of its own (insertions,
+ * deletions and substitutions each remove at most one character and add at
+ * most one; transpositions neither), so the larger of the two counts is a
+ * lower bound of the edit distance. Folding characters together only makes
+ * the bound weaker, never wrong. It spares the full edit distance for almost
+ * every protected label a host is compared with. */
+static uint64_t char_set(const char *s)
+{
+	uint64_t set = 0;
+	for (const char *q = s; *q; q = g_utf8_next_char(q))
+		set |= (uint64_t)1 << (g_utf8_get_char(q) % 64);
+	return set;
+}
+
+static int char_set_bound(uint64_t a, uint64_t b)
+{
+	int x = __builtin_popcountll(a & ~b), y = __builtin_popcountll(b & ~a);
+	return x > y ? x : y;
+}
+
 static void add_domain(bw_protected *p, const char *domain, bool generic, size_t ident)
 {
 	char *reg = bw_registrable_domain(domain);
@@ -278,6 +303,7 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	bw_grow((void **)&p->doms, &p->capdoms, p->ndoms + 1, sizeof *p->doms);
 	pdomain *d = &p->doms[p->ndoms++];
 	d->domain = bw_xstrdup(domain);
+	d->domain_len = strlen(domain);
 	d->ident = ident;
 	d->generic = generic;
 	/* the label is that of the registrable domain; a configured subdomain
@@ -291,6 +317,7 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	d->label_skel = bw_skeleton(p, ul);
 	d->label_len = (size_t)g_utf8_strlen(ul, -1);
 	d->label_nohy = strip_hyphens(d->label_skel);
+	d->label_chars = char_set(d->label_skel);
 	d->skel_len = g_utf8_strlen(d->label_skel, -1);
 	d->dotted = g_strdup_printf(".%s.", d->domain);
 	d->dotted_label = g_strdup_printf(".%s.", d->label);
@@ -447,6 +474,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	char *skel = bw_skeleton(p, ureg), *lskel = bw_skeleton(p, ulabel);
 	char *nohy = strip_hyphens(lskel);
 	long lsklen = g_utf8_strlen(lskel, -1);
+	uint64_t lchars = char_set(lskel);
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
@@ -474,7 +502,8 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		}
 		if (!method && plen >= 4 && llen >= 4 && !d->generic) {
 			int lim = plen >= 9 ? 2 : 1; /* "lapampa" is two edits from "lastampa" */
-			dist = labs(lsklen - d->skel_len) > lim ? lim + 1 : bw_edit_distance(lskel, d->label_skel, lim);
+			dist = labs(lsklen - d->skel_len) > lim || char_set_bound(lchars, d->label_chars) > lim
+				       ? lim + 1 : bw_edit_distance(lskel, d->label_skel, lim);
 			if (dist <= lim)
 				s = 3, method = "edit-distance";
 		}

@@ -28,6 +28,8 @@ PACKAGES=(
 	libsqlite3-dev sqlite3
 	# attachments: archive extraction, YARA; test fixtures (7z, zip -P)
 	libarchive-dev libyara-dev p7zip-full zip
+	# attachment SHA-256 with the CPU's SHA instructions (src/util/sha256.c)
+	nettle-dev
 )
 
 need_root

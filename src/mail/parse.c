@@ -457,9 +457,7 @@ char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
 
 void bw_part_hash(bw_part *p)
 {
-	char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)p->data, p->len);
-	memcpy(p->sha256, hex, 64);
-	g_free(hex);
+	bw_sha256_hex(p->data, p->len, p->sha256);
 }
 
 static void add_leaf(GMimePart *part, unsigned depth, void *arg)

@@ -215,19 +215,30 @@ static char *sniff_meta_charset(const char *html, size_t len)
 
 /* g_utf8_validate, except that NUL bytes count as valid (they are valid
  * UTF-8; GLib's check stops at them). *bad gets the first invalid byte, or
- * the end. */
+ * the end. A character of more than one byte has only bytes >= 0x80, so
+ * every ASCII byte is a character boundary: ASCII is skipped eight bytes at
+ * a time and GLib checks only the runs of other bytes, which makes this
+ * several times faster on the mostly-ASCII text of mail. */
 static bool utf8_valid(const char *s, size_t len, const char **bad)
 {
 	const char *end = s + len;
 	while (s < end) {
-		const char *e;
-		if (g_utf8_validate(s, end - s, &e))
-			break;
-		if (*e != '\0') {
+		uint64_t w;
+		if (end - s >= 8 && (memcpy(&w, s, 8), !(w & 0x8080808080808080ULL))) {
+			s += 8;
+			continue;
+		}
+		if (!((unsigned char)*s & 0x80)) {
+			s++;
+			continue;
+		}
+		const char *run = s, *e;
+		while (s < end && ((unsigned char)*s & 0x80))
+			s++;
+		if (!g_utf8_validate(run, s - run, &e)) {
 			*bad = e;
 			return false;
 		}
-		s = e + 1;
 	}
 	*bad = end;
 	return true;

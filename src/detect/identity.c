@@ -29,6 +29,7 @@ typedef struct pdomain {
 	size_t ident;
 	size_t domain_len;
 	uint64_t label_chars; /* char_set of label_skel */
+	uint64_t nohy_bytes, dotted_bytes, dotted_label_bytes; /* byte_set of label_nohy, dotted, dotted_label */
 } pdomain;
 
 typedef struct pname {
@@ -289,6 +290,21 @@ static uint64_t char_set(const char *s)
 	return set;
 }
 
+/* The bytes of s, folded into 64 bits: a string whose byte_set has a bit
+ * that another's lacks is no substring of it, nor equal to it. */
+static uint64_t byte_set(const char *s)
+{
+	uint64_t set = 0;
+	for (; *s; s++)
+		set |= (uint64_t)1 << ((unsigned char)*s % 64);
+	return set;
+}
+
+static bool within(uint64_t part, uint64_t whole)
+{
+	return (part & ~whole) == 0;
+}
+
 static int char_set_bound(uint64_t a, uint64_t b)
 {
 	int x = __builtin_popcountll(a & ~b), y = __builtin_popcountll(b & ~a);
@@ -321,6 +337,9 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	d->skel_len = g_utf8_strlen(d->label_skel, -1);
 	d->dotted = g_strdup_printf(".%s.", d->domain);
 	d->dotted_label = g_strdup_printf(".%s.", d->label);
+	d->nohy_bytes = byte_set(d->label_nohy);
+	d->dotted_bytes = byte_set(d->dotted);
+	d->dotted_label_bytes = byte_set(d->dotted_label);
 	free(u);
 	free(ul);
 	d->reg = reg;
@@ -474,7 +493,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	char *skel = bw_skeleton(p, ureg), *lskel = bw_skeleton(p, ulabel);
 	char *nohy = strip_hyphens(lskel);
 	long lsklen = g_utf8_strlen(lskel, -1);
-	uint64_t lchars = char_set(lskel);
+	uint64_t lchars = char_set(lskel), lbytes = byte_set(lskel), subbytes = byte_set(dotsub);
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
@@ -487,17 +506,23 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		double s = 0;
 		const char *method = NULL;
 		int dist = 0;
+		/* The bytes of label_nohy are all in lskel when lskel equals,
+		 * hyphenates, contains or starts with label_skel, and those of a
+		 * dotted name in dotsub when it is part of it: byte sets rule out
+		 * most protected domains before any string comparison. */
+		bool related = within(d->nohy_bytes, lbytes);
 		if (strcmp(skel, d->skeleton) == 0) {
 			s = 4, method = "skeleton";
 		} else if (d->generic && !sublen) {
 			continue;
-		} else if (strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
+		} else if (related && strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
 			s = strcmp(label, d->label) == 0 ? 3 : 4;
 			method = strcmp(label, d->label) == 0 ? "swapped-tld" : "skeleton-swapped-tld";
 		} else if (sublen) {
-			if (strstr(dotsub, d->dotted))
+			if (within(d->dotted_bytes, subbytes) && strstr(dotsub, d->dotted))
 				s = 3, method = "protected-domain-as-subdomain";
-			else if (plen >= 5 && !d->generic && strstr(dotsub, d->dotted_label))
+			else if (plen >= 5 && !d->generic && within(d->dotted_label_bytes, subbytes) &&
+				 strstr(dotsub, d->dotted_label))
 				s = 2, method = "protected-label-as-subdomain";
 		}
 		if (!method && plen >= 4 && llen >= 4 && !d->generic) {
@@ -507,7 +532,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 			if (dist <= lim)
 				s = 3, method = "edit-distance";
 		}
-		if (!method && plen >= 3 && !d->generic) {
+		if (!method && plen >= 3 && !d->generic && related) {
 			if (strcmp(nohy, d->label_nohy) == 0)
 				s = 3, method = "hyphens";
 			else if (has_token(lskel, d->label_skel))

@@ -15,7 +15,6 @@
  *   input where it passes lim->max_html_depth. Browsers stop nesting at 512
  *   (Blink) anyway, so the cut only ever hits hostile input. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,7 +346,11 @@ const char *bw_dom_tag(const GumboNode *el, char *buf, size_t size)
 {
 	const GumboElement *e = &el->v.element;
 	if (e->tag != GUMBO_TAG_UNKNOWN) {
-		snprintf(buf, size, "%s", gumbo_normalized_tagname(e->tag));
+		const char *name = gumbo_normalized_tagname(e->tag);
+		size_t n = strlen(name);
+		n = n < size - 1 ? n : size - 1;
+		memcpy(buf, name, n);
+		buf[n] = 0;
 		return buf;
 	}
 	GumboStringPiece t = e->original_tag;

@@ -80,9 +80,13 @@ static char *unfold(const char *raw)
 		raw++;
 	size_t n = strlen(raw), o = 0;
 	char *out = bw_xmalloc(n + 1);
-	for (size_t i = 0; i < n; i++)
-		if (raw[i] != '\r' && raw[i] != '\n')
-			out[o++] = raw[i];
+	for (size_t i = 0; i < n;) {
+		size_t run = strcspn(raw + i, "\r\n");
+		memcpy(out + o, raw + i, run);
+		o += run;
+		for (i += run; raw[i] == '\r' || raw[i] == '\n'; i++)
+			;
+	}
 	while (o && (out[o - 1] == ' ' || out[o - 1] == '\t'))
 		o--;
 	out[o] = '\0';

@@ -27,6 +27,8 @@ PACKAGES=(
 	# (tests/milter, bench/milter): a real Postfix, swaks to send, miltertest
 	# for protocol cases
 	libmilter-dev libseccomp-dev postfix swaks miltertest
+	# attachment SHA-256 with the CPU's SHA instructions (src/util/sha256.c)
+	nettle-dev
 	# tests: real browser for the on-open comparison, node to drive it; STIX
 	# schema validation of exports
 	chromium-headless-shell nodejs python3 time python3-jsonschema

@@ -53,4 +53,7 @@ bool bw_ascii_istartswith(const char *s, const char *prefix);
 const char *bw_ascii_strcasestr(const char *hay, const char *needle);
 void bw_ascii_lower(char *s);
 
+/* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */
+void bw_sha256_hex(const void *data, size_t len, char out[65]);
+
 #endif

@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <idn2.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unicode/uspoof.h>
@@ -26,6 +27,9 @@ typedef struct pdomain {
 	char *dotted;      /* ".domain." */
 	char *dotted_label;/* ".label." */
 	size_t ident;
+	size_t domain_len;
+	uint64_t label_chars; /* char_set of label_skel */
+	uint64_t nohy_bytes, dotted_bytes, dotted_label_bytes; /* byte_set of label_nohy, dotted, dotted_label */
 } pdomain;
 
 typedef struct pname {
@@ -124,11 +128,11 @@ bool bw_label_mixed_script(const bw_protected *p, const char *label)
 	return U_SUCCESS(st) && (r & (USPOOF_RESTRICTION_LEVEL | USPOOF_MIXED_SCRIPT_CONFUSABLE));
 }
 
-/* host is d or a subdomain of d */
-static bool host_under(const char *host, const char *d)
+/* host (hl bytes) is d or a subdomain of d */
+static bool host_under(const char *host, size_t hl, const pdomain *d)
 {
-	size_t hl = strlen(host), dl = strlen(d);
-	if (hl < dl || strcmp(host + hl - dl, d) != 0)
+	size_t dl = d->domain_len;
+	if (hl < dl || memcmp(host + hl - dl, d->domain, dl) != 0)
 		return false;
 	return hl == dl || host[hl - dl - 1] == '.';
 }
@@ -137,8 +141,9 @@ const bw_identity *bw_protected_owner(const bw_protected *p, const char *host)
 {
 	if (!p || !host)
 		return NULL;
+	size_t hl = strlen(host);
 	for (size_t i = 0; i < p->ndoms; i++)
-		if (host_under(host, p->doms[i].domain))
+		if (host_under(host, hl, &p->doms[i]))
 			return &p->ids->v[p->doms[i].ident];
 	return NULL;
 }
@@ -270,6 +275,42 @@ static char *strip_hyphens(const char *s)
 	return r;
 }
 
+/* A set of code points, folded into 64 bits: each character of one label
+ * whose bit the other label lacks needs an edit of its own (insertions,
+ * deletions and substitutions each remove at most one character and add at
+ * most one; transpositions neither), so the larger of the two counts is a
+ * lower bound of the edit distance. Folding characters together only makes
+ * the bound weaker, never wrong. It spares the full edit distance for almost
+ * every protected label a host is compared with. */
+static uint64_t char_set(const char *s)
+{
+	uint64_t set = 0;
+	for (const char *q = s; *q; q = g_utf8_next_char(q))
+		set |= (uint64_t)1 << (g_utf8_get_char(q) % 64);
+	return set;
+}
+
+/* The bytes of s, folded into 64 bits: a string whose byte_set has a bit
+ * that another's lacks is no substring of it, nor equal to it. */
+static uint64_t byte_set(const char *s)
+{
+	uint64_t set = 0;
+	for (; *s; s++)
+		set |= (uint64_t)1 << ((unsigned char)*s % 64);
+	return set;
+}
+
+static bool within(uint64_t part, uint64_t whole)
+{
+	return (part & ~whole) == 0;
+}
+
+static int char_set_bound(uint64_t a, uint64_t b)
+{
+	int x = __builtin_popcountll(a & ~b), y = __builtin_popcountll(b & ~a);
+	return x > y ? x : y;
+}
+
 static void add_domain(bw_protected *p, const char *domain, bool generic, size_t ident)
 {
 	char *reg = bw_registrable_domain(domain);
@@ -278,6 +319,7 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	bw_grow((void **)&p->doms, &p->capdoms, p->ndoms + 1, sizeof *p->doms);
 	pdomain *d = &p->doms[p->ndoms++];
 	d->domain = bw_xstrdup(domain);
+	d->domain_len = strlen(domain);
 	d->ident = ident;
 	d->generic = generic;
 	/* the label is that of the registrable domain; a configured subdomain
@@ -291,9 +333,13 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	d->label_skel = bw_skeleton(p, ul);
 	d->label_len = (size_t)g_utf8_strlen(ul, -1);
 	d->label_nohy = strip_hyphens(d->label_skel);
+	d->label_chars = char_set(d->label_skel);
 	d->skel_len = g_utf8_strlen(d->label_skel, -1);
 	d->dotted = g_strdup_printf(".%s.", d->domain);
 	d->dotted_label = g_strdup_printf(".%s.", d->label);
+	d->nohy_bytes = byte_set(d->label_nohy);
+	d->dotted_bytes = byte_set(d->dotted);
+	d->dotted_label_bytes = byte_set(d->dotted_label);
 	free(u);
 	free(ul);
 	d->reg = reg;
@@ -447,6 +493,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	char *skel = bw_skeleton(p, ureg), *lskel = bw_skeleton(p, ulabel);
 	char *nohy = strip_hyphens(lskel);
 	long lsklen = g_utf8_strlen(lskel, -1);
+	uint64_t lchars = char_set(lskel), lbytes = byte_set(lskel), subbytes = byte_set(dotsub);
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
@@ -459,26 +506,33 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		double s = 0;
 		const char *method = NULL;
 		int dist = 0;
+		/* The bytes of label_nohy are all in lskel when lskel equals,
+		 * hyphenates, contains or starts with label_skel, and those of a
+		 * dotted name in dotsub when it is part of it: byte sets rule out
+		 * most protected domains before any string comparison. */
+		bool related = within(d->nohy_bytes, lbytes);
 		if (strcmp(skel, d->skeleton) == 0) {
 			s = 4, method = "skeleton";
 		} else if (d->generic && !sublen) {
 			continue;
-		} else if (strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
+		} else if (related && strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
 			s = strcmp(label, d->label) == 0 ? 3 : 4;
 			method = strcmp(label, d->label) == 0 ? "swapped-tld" : "skeleton-swapped-tld";
 		} else if (sublen) {
-			if (strstr(dotsub, d->dotted))
+			if (within(d->dotted_bytes, subbytes) && strstr(dotsub, d->dotted))
 				s = 3, method = "protected-domain-as-subdomain";
-			else if (plen >= 5 && !d->generic && strstr(dotsub, d->dotted_label))
+			else if (plen >= 5 && !d->generic && within(d->dotted_label_bytes, subbytes) &&
+				 strstr(dotsub, d->dotted_label))
 				s = 2, method = "protected-label-as-subdomain";
 		}
 		if (!method && plen >= 4 && llen >= 4 && !d->generic) {
 			int lim = plen >= 9 ? 2 : 1; /* "lapampa" is two edits from "lastampa" */
-			dist = labs(lsklen - d->skel_len) > lim ? lim + 1 : bw_edit_distance(lskel, d->label_skel, lim);
+			dist = labs(lsklen - d->skel_len) > lim || char_set_bound(lchars, d->label_chars) > lim
+				       ? lim + 1 : bw_edit_distance(lskel, d->label_skel, lim);
 			if (dist <= lim)
 				s = 3, method = "edit-distance";
 		}
-		if (!method && plen >= 3 && !d->generic) {
+		if (!method && plen >= 3 && !d->generic && related) {
 			if (strcmp(nohy, d->label_nohy) == 0)
 				s = 3, method = "hyphens";
 			else if (has_token(lskel, d->label_skel))

@@ -179,6 +179,12 @@ static bool url_has_encoded_invisible(const char *url, bool *rtlo)
 	const char *zw[] = {"%E2%80%8B", "%E2%80%8C", "%E2%80%8D", "%E2%81%A0", "%EF%BB%BF"};
 	const char *bidi[] = {"%E2%80%AE", "%E2%80%AD", "%E2%80%AA", "%E2%80%AB", "%E2%81%A6", "%E2%81%A7"};
 	bool any = false;
+	/* every needle starts "%E2" or "%EF": most URLs have neither */
+	const char *pct = url;
+	while ((pct = strchr(pct, '%')) && !((pct[1] | 32) == 'e' && (pct[2] == '2' || (pct[2] | 32) == 'f')))
+		pct++;
+	if (!pct)
+		return false;
 	for (size_t i = 0; i < sizeof zw / sizeof zw[0]; i++)
 		any |= bw_ascii_strcasestr(url, zw[i]) != NULL;
 	for (size_t i = 0; i < sizeof bidi / sizeof bidi[0]; i++)

@@ -15,7 +15,6 @@
  *   input where it passes lim->max_html_depth. Browsers stop nesting at 512
  *   (Blink) anyway, so the cut only ever hits hostile input. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,10 +81,10 @@ static uint64_t name_key(const char *s, size_t n)
 
 #define KEY(s) name_key(s, sizeof(s) - 1)
 
-static bool key_in(uint64_t k, const char *const *names)
+static bool key_in(uint64_t k, const uint64_t *keys, size_t n)
 {
-	for (; *names; names++)
-		if (k == name_key(*names, strlen(*names)))
+	for (size_t i = 0; i < n; i++)
+		if (k == keys[i])
 			return true;
 	return false;
 }
@@ -105,6 +104,24 @@ static const char *const flat_tags[] = {
 static const char *const raw_tags[] = {
 	"script", "style", "xmp", "iframe", "noembed", "noframes", "textarea", "title", NULL
 };
+
+enum { NFLAT = sizeof flat_tags / sizeof flat_tags[0] - 1, NRAW = sizeof raw_tags / sizeof raw_tags[0] - 1 };
+
+/* The keys of the lists above, made once per part rather than per tag. */
+typedef struct tag_keys {
+	uint64_t flat[NFLAT], raw[NRAW], svg, math, plaintext;
+} tag_keys;
+
+static void tag_keys_init(tag_keys *t)
+{
+	for (size_t i = 0; i < NFLAT; i++)
+		t->flat[i] = name_key(flat_tags[i], strlen(flat_tags[i]));
+	for (size_t i = 0; i < NRAW; i++)
+		t->raw[i] = name_key(raw_tags[i], strlen(raw_tags[i]));
+	t->svg = KEY("svg");
+	t->math = KEY("math");
+	t->plaintext = KEY("plaintext");
+}
 
 static bool is_alpha(unsigned char c)
 {
@@ -194,6 +211,8 @@ static size_t find_end_tag(const char *h, size_t len, size_t p, const char *name
 static size_t depth_cut(const char *h, size_t len, unsigned max_depth, size_t *open_tag)
 {
 	uint64_t *stack = bw_xmalloc(((size_t)max_depth + 1) * sizeof *stack);
+	tag_keys t;
+	tag_keys_init(&t);
 	size_t depth = 0, foreign = 0, p = 0, cut = len;
 	while (p < len) {
 		const char *lt = memchr(h + p, '<', len - p);
@@ -236,7 +255,7 @@ static size_t depth_cut(const char *h, size_t len, unsigned max_depth, size_t *o
 			for (size_t i = depth; i-- > 0;) {
 				if (stack[i] == k) {
 					for (size_t j = i; j < depth; j++)
-						if (stack[j] == KEY("svg") || stack[j] == KEY("math"))
+						if (stack[j] == t.svg || stack[j] == t.math)
 							foreign--;
 					depth = i;
 					break;
@@ -245,9 +264,9 @@ static size_t depth_cut(const char *h, size_t len, unsigned max_depth, size_t *o
 			p = after;
 			continue;
 		}
-		if (k == KEY("plaintext"))
+		if (k == t.plaintext)
 			break;
-		if (key_in(k, raw_tags)) {
+		if (key_in(k, t.raw, NRAW)) {
 			char name[16];
 			size_t nl = n1 - n0 < sizeof name - 1 ? n1 - n0 : sizeof name - 1;
 			for (size_t i = 0; i < nl; i++)
@@ -256,13 +275,13 @@ static size_t depth_cut(const char *h, size_t len, unsigned max_depth, size_t *o
 			p = find_end_tag(h, len, after, name);
 			continue;
 		}
-		if (!key_in(k, flat_tags) && !(selfclose && foreign)) {
+		if (!key_in(k, t.flat, NFLAT) && !(selfclose && foreign)) {
 			if (depth == max_depth) {
 				cut = p;
 				break;
 			}
 			stack[depth++] = k;
-			if (k == KEY("svg") || k == KEY("math"))
+			if (k == t.svg || k == t.math)
 				foreign++;
 		}
 		p = after;
@@ -327,7 +346,11 @@ const char *bw_dom_tag(const GumboNode *el, char *buf, size_t size)
 {
 	const GumboElement *e = &el->v.element;
 	if (e->tag != GUMBO_TAG_UNKNOWN) {
-		snprintf(buf, size, "%s", gumbo_normalized_tagname(e->tag));
+		const char *name = gumbo_normalized_tagname(e->tag);
+		size_t n = strlen(name);
+		n = n < size - 1 ? n : size - 1;
+		memcpy(buf, name, n);
+		buf[n] = 0;
 		return buf;
 	}
 	GumboStringPiece t = e->original_tag;

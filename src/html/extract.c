@@ -46,6 +46,7 @@
  * which video source, whether a font is used) the answer errs to "yes".
  * <noscript> content is markup (Gumbo parses it so; scripting is off). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -121,6 +122,8 @@ typedef struct scan {
 	unsigned char *chars; /* bitmap of the BMP code points of shown text */
 	bool astral;          /* shown text has code points above U+FFFF */
 	bool any_text;
+	struct style_memo *styles; /* boxes of style attributes without url()s, see inline_style */
+	size_t nstyles, capstyles;     /* capstyles: 0 or a power of two */
 } scan;
 
 /* Where a URL leads: nowhere remote, remote (listed), or remote once the
@@ -1422,6 +1425,59 @@ static void element_urls(scan *sc, const el_info *ei, const GumboNode *el, const
 	}
 }
 
+/* The box of a style attribute. Mail repeats one style on many elements
+ * (every cell of a table), so the box of a style without url()s is parsed
+ * once per part; the text is the attribute value in the parsed document,
+ * which outlives the scan. */
+typedef struct style_memo {
+	const char *css; /* NULL: free slot */
+	size_t len;
+	uint64_t hash;
+	bw_css_box box;
+} style_memo;
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* The slot of css in the open-addressing table: its entry or a free one. */
+static style_memo *style_slot(style_memo *t, size_t cap, const char *css, size_t len, uint64_t h)
+{
+	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (!t[i].css || (t[i].hash == h && t[i].len == len && memcmp(t[i].css, css, len) == 0))
+			return &t[i];
+}
+
+static void inline_style(scan *sc, const char *css, bw_css_box *box, bw_css_refs *refs)
+{
+	size_t len = strlen(css);
+	uint64_t h = fnv1a(css, len);
+	style_memo *slot = sc->capstyles ? style_slot(sc->styles, sc->capstyles, css, len, h) : NULL;
+	if (slot && slot->css) {
+		*box = slot->box;
+		return;
+	}
+	bw_css_parse_inline(css, len, box, refs);
+	if (refs->n)
+		return;
+	if (2 * (sc->nstyles + 1) > sc->capstyles) {
+		size_t cap = sc->capstyles ? 2 * sc->capstyles : 64;
+		style_memo *t = bw_xcalloc(cap, sizeof *t);
+		for (size_t i = 0; i < sc->capstyles; i++)
+			if (sc->styles[i].css)
+				*style_slot(t, cap, sc->styles[i].css, sc->styles[i].len, sc->styles[i].hash) = sc->styles[i];
+		free(sc->styles);
+		sc->styles = t;
+		sc->capstyles = cap;
+	}
+	*style_slot(sc->styles, sc->capstyles, css, len, h) = (style_memo){css, len, h, *box};
+	sc->nstyles++;
+}
+
 /* Entering an element: its style, its state, its URLs. */
 static void enter(scan *sc, frame *f, const frame *up)
 {
@@ -1453,8 +1509,7 @@ static void enter(scan *sc, frame *f, const frame *up)
 	}
 	if (style) {
 		bw_css_box ibox;
-		bw_css_box_init(&ibox);
-		bw_css_parse_inline(style->value, strlen(style->value), &ibox, &irefs);
+		inline_style(sc, style->value, &ibox, &irefs);
 		bw_css_box_merge(&box, &ibox);
 	}
 
@@ -1578,6 +1633,7 @@ void bw_html_scan(const bw_html_doc *d, bw_message *m, unsigned part,
 	bw_buf_free(&sc.text);
 	bw_buf_free(&sc.font_use);
 	free(sc.chars);
+	free(sc.styles);
 	if (sc.has_base)
 		bw_url_free(&sc.base);
 	if (edits)

@@ -5,7 +5,9 @@
 #include "bulwark/util.h"
 
 #include <arpa/inet.h>
+#include <glib.h>
 #include <libpsl.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* An IP address has no suffix to strip; libpsl would cut "1.2.3.4" to "3.4". */
@@ -24,15 +26,40 @@ static bool is_ip_literal(const char *host)
 	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-char *bw_registrable_domain(const char *host)
+/* A message asks for the same few hosts again and again (every tracker
+ * pixel, every link, the lookalike test), and a lookup costs about 8,000
+ * instructions: the answers for recent hosts are kept, per thread, in a small
+ * table indexed by a hash of the host. Entries are replaced, never freed. */
+enum { RD_CACHE = 256, RD_CACHE_HOST_MAX = 128 };
+typedef struct rd_entry {
+	char *host, *reg;
+} rd_entry;
+static __thread rd_entry rd_cache[RD_CACHE];
+
+static char *lookup_registrable(const char *host)
 {
-	if (!host || !*host)
-		return NULL;
 	if (is_ip_literal(host))
 		return bw_xstrdup(host);
 	const char *rd = psl_registrable_domain(psl_builtin(), host);
 	/* NULL when host is itself a public suffix ("co.uk", "github.io") */
 	return bw_xstrdup(rd ? rd : host);
+}
+
+char *bw_registrable_domain(const char *host)
+{
+	if (!host || !*host)
+		return NULL;
+	size_t n = strlen(host);
+	if (n > RD_CACHE_HOST_MAX)
+		return lookup_registrable(host);
+	rd_entry *e = &rd_cache[g_str_hash(host) % RD_CACHE];
+	if (!e->host || strcmp(e->host, host) != 0) {
+		free(e->host);
+		free(e->reg);
+		e->host = bw_xstrdup(host);
+		e->reg = lookup_registrable(host);
+	}
+	return bw_xstrdup(e->reg);
 }
 
 bool bw_host_has_known_suffix(const char *host)

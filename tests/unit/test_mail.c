@@ -120,6 +120,31 @@ static void test_invalid_bytes_become_valid_utf8(void **state)
 	bw_message_free(&m);
 }
 
+/* The UTF-8 check skips ASCII in 8-byte steps: characters and bad bytes on
+ * either side of those steps, and NUL bytes, must come out as a byte-wise
+ * check would have them. */
+static void test_utf8_check_across_ascii_runs(void **state)
+{
+	static const char raw[] = "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+				  "abcdefgh\xc3\xa9ijklmnop\0qrstuvwx\xe2\x82\xacyz\xe2\x82" "0123456789\xff";
+	static const char want[] = "abcdefgh\xc3\xa9ijklmnop\0qrstuvwx\xe2\x82\xacyz"
+				   "\xef\xbf\xbd\xef\xbf\xbd" "0123456789\xef\xbf\xbd";
+	bw_message m = {0};
+	bw_mail_parse(&m, "test", raw, sizeof raw - 1, NULL, &lim);
+	assert_int_equal(m.nparts, 1);
+	assert_int_equal(m.parts[0].len, sizeof want - 1);
+	assert_memory_equal(m.parts[0].data, want, sizeof want - 1);
+	bw_message_free(&m);
+	/* valid with a NUL inside: kept as it is */
+	static const char ok[] = "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+				 "0123456789\0abcdefgh\xe2\x82\xac";
+	memset(&m, 0, sizeof m);
+	bw_mail_parse(&m, "test", ok, sizeof ok - 1, NULL, &lim);
+	assert_int_equal(m.parts[0].len, 22);
+	assert_memory_equal(m.parts[0].data, "0123456789\0abcdefgh\xe2\x82\xac", 22);
+	bw_message_free(&m);
+}
+
 static void test_limits_are_reported(void **state)
 {
 	bw_buf raw = {0};
@@ -236,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_nested_multipart_and_encodings),
 		cmocka_unit_test(test_message_rfc822_is_walked),
 		cmocka_unit_test(test_invalid_bytes_become_valid_utf8),
+		cmocka_unit_test(test_utf8_check_across_ascii_runs),
 		cmocka_unit_test(test_limits_are_reported),
 		cmocka_unit_test(test_garbage_still_gives_a_message),
 		cmocka_unit_test(test_mbox_and_maildir),

@@ -558,7 +558,12 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		}
 	}
 	if (best > 0) {
-		out->punycode = strstr(host, "xn--") != NULL;
+		/* the address parser hands over From domains already decoded: a
+		 * non-ASCII host was punycode on the wire or is an IDN anyway */
+		bool ascii = true;
+		for (const char *q = host; *q && ascii; q++)
+			ascii = !((unsigned char)*q & 0x80);
+		out->punycode = strstr(host, "xn--") != NULL || !ascii;
 		out->mixed_script = bw_label_mixed_script(p, ulabel);
 	}
 	free(label);

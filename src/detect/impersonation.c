@@ -370,5 +370,5 @@ void bw_detect_impersonation(bw_message *m, const bw_engine *e)
 	if (m->reply_to.address)
 		divergence(m, "REPLY_TO_DIVERGES", "Reply-To", m->reply_to.address, claims);
 	if (m->return_path && *m->return_path)
-		divergence(m, "ENVELOPE_FROM_DIVERGES", "The envelope sender (Return-Path)", m->return_path, false);
+		divergence(m, "ENVELOPE_FROM_DIVERGES", "The envelope sender (Return-Path)", m->return_path, claims);
 }

@@ -333,6 +333,16 @@ static void test_lookalike_fires(void **state)
 	assert_true(json_is_true(json_object_get(m0, "punycode")));
 	json_decref(ev);
 	bw_message_free(&m);
+
+	/* a punycode From domain arrives decoded from the address parser */
+	scan(&m, "From: a <a@xn--bb-pmc.co.uk>\r\n", NULL);
+	f = test_find(&m, "LOOKALIKE_DOMAIN");
+	assert_non_null(f);
+	ev = evidence(f);
+	m0 = json_array_get(json_object_get(ev, "matches"), 0);
+	assert_true(json_is_true(json_object_get(m0, "punycode")));
+	json_decref(ev);
+	bw_message_free(&m);
 }
 
 static void test_lookalike_must_not_fire(void **state)
@@ -466,6 +476,20 @@ static void test_divergence(void **state)
 	     NULL);
 	assert_null(test_find(&m, "REPLY_TO_DIVERGES"));
 	assert_null(test_find(&m, "ENVELOPE_FROM_DIVERGES"));
+	bw_message_free(&m);
+
+	/* the envelope sender's evidence says whether the From claims an identity */
+	scan(&m, "Return-Path: <b@esp.example>\r\nFrom: \"Reuters\" <news@mail.example>\r\n", NULL);
+	env = test_find(&m, "ENVELOPE_FROM_DIVERGES");
+	assert_non_null(env);
+	json_t *eev = evidence(env);
+	assert_true(json_is_true(json_object_get(eev, "claims_protected_identity")));
+	json_decref(eev);
+	bw_message_free(&m);
+	scan(&m, "Return-Path: <b@esp.example>\r\nFrom: \"Ann\" <ann@mail.example>\r\n", NULL);
+	eev = evidence(test_find(&m, "ENVELOPE_FROM_DIVERGES"));
+	assert_true(json_is_false(json_object_get(eev, "claims_protected_identity")));
+	json_decref(eev);
 	bw_message_free(&m);
 
 	scan(&m, "From: \"Le Monde\" <redaction@lemonde-presse.example>\r\nReply-To: j@freemail.example\r\n", NULL);

@@ -375,6 +375,42 @@ static void test_lookalike_must_not_fire(void **state)
 	bw_lookalike_free(&l);
 }
 
+/* Words dropped from a hyphenated protected label, and a protected label
+ * spelled as hyphenated words with another word added. */
+static void test_lookalike_words(void **state)
+{
+	bw_engine *e = engine_from("[protected]\ndomains = northern-daily-news.com; bankofengland.co.uk; "
+				   "keystone-sda.ch\n");
+	static const struct {
+		const char *host, *method, *protected_domain;
+	} hit[] = {
+		{"northern-daily.com", "dropped-word", "northern-daily-news.com"},
+		{"northern-news.net", "dropped-word", "northern-daily-news.com"},
+		{"bank-of-england-alerts.com", "hyphens-added-word", "bankofengland.co.uk"},
+		{"secure-bank-of-england.com", "hyphens-added-word", "bankofengland.co.uk"},
+	};
+	for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++) {
+		bw_lookalike l;
+		if (!bw_lookalike_check(e->protected_ids, hit[i].host, &l))
+			fail_msg("no lookalike for %s", hit[i].host);
+		assert_string_equal(l.method, hit[i].method);
+		assert_string_equal(l.protected_domain, hit[i].protected_domain);
+		assert_true(l.score == 3);
+		bw_lookalike_free(&l);
+	}
+	/* one word left is just a word; words not from the start, or out of
+	 * order; the name ending inside a word of the candidate */
+	const char *miss[] = {"northern.com", "daily-news.com", "news-daily.com", "keystone.ch", "sda.ch",
+			      "bankof-englandish.com"};
+	for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++) {
+		bw_lookalike l;
+		if (bw_lookalike_check(e->protected_ids, miss[i], &l))
+			fail_msg("lookalike %s (%s) for %s", l.protected_domain, l.method, miss[i]);
+		bw_lookalike_free(&l);
+	}
+	bw_engine_free(e);
+}
+
 /* ---- FROM_ADDRESS_MISSING, and headers GMime's parser gives up on ----
  * (reduced from phishing_pot messages rspamd's REPLYTO_DOM_NEQ_FROM_DOM
  * caught and Bulwark did not) */
@@ -553,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_display_name_address),
 		cmocka_unit_test(test_lookalike_fires),
 		cmocka_unit_test(test_lookalike_must_not_fire),
+		cmocka_unit_test(test_lookalike_words),
 		cmocka_unit_test(test_divergence),
 		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),

@@ -91,18 +91,24 @@ char *bw_name_key(const bw_protected *p, const char *name)
 	char *sk = bw_skeleton(p, valid);
 	g_free(valid);
 	bw_buf b = {0};
-	bool space = false;
-	for (const char *q = sk; *q; q = g_utf8_next_char(q)) {
-		gunichar c = g_utf8_get_char(q);
-		if (g_unichar_isalnum(c)) {
-			if (space && b.len)
-				bw_buf_putc(&b, ' ');
-			space = false;
-			char u[6];
-			bw_buf_append(&b, u, (size_t)g_unichar_to_utf8(c, u));
-		} else {
-			space = true;
-		}
+	bool prev_single = false;
+	for (const char *q = sk; *q;) {
+		size_t gap = 0;
+		for (; *q && !g_unichar_isalnum(g_utf8_get_char(q)); q = g_utf8_next_char(q))
+			gap++;
+		if (!*q)
+			break;
+		const char *w = q;
+		size_t chars = 0;
+		for (; *q && g_unichar_isalnum(g_utf8_get_char(q)); q = g_utf8_next_char(q))
+			chars++;
+		/* letters spaced out one by one ("J a n e  D o e", "A B C News")
+		 * are one word; a wider gap still ends it */
+		bool single = chars == 1;
+		if (b.len && !(single && prev_single && gap == 1))
+			bw_buf_putc(&b, ' ');
+		bw_buf_append(&b, w, (size_t)(q - w));
+		prev_single = single;
 	}
 	free(sk);
 	return bw_buf_steal(&b);

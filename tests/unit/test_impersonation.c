@@ -247,6 +247,40 @@ static void test_display_name_person(void **state)
 	bw_message_free(&m);
 }
 
+/* Letters spaced out one by one are one word: the spoof is caught, and an
+ * acronym written with spaces is still the outlet's own name. */
+static void test_display_name_spaced_letters(void **state)
+{
+	char *k = bw_name_key(eng->protected_ids, "J a n e  D o e");
+	assert_string_equal(k, "jane doe");
+	free(k);
+	k = bw_name_key(eng->protected_ids, "A B C News");
+	assert_string_equal(k, "abc news");
+	free(k);
+	k = bw_name_key(eng->protected_ids, "A. Durand");
+	assert_string_equal(k, "a durand");
+	free(k);
+
+	bw_message m;
+	scan(&m, "From: \"J a n e  D o e\" <jane@gmail.com>\r\n", NULL);
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
+	assert_non_null(f);
+	json_t *ev = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "protected_name")), "Jane Doe");
+	json_decref(ev);
+	bw_message_free(&m);
+	scan(&m, "From: \"A B C News\" <news@abc.net.au>\r\n", NULL);
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: \"A B C News\" <news@mail.example>\r\n", NULL);
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* an initial before a name stays an initial */
+	scan(&m, "From: \"A. Durand\" <amelie@private.example>\r\n", NULL);
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+}
+
 static void test_display_name_address(void **state)
 {
 	bw_message m;
@@ -590,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_lookalike_fires),
 		cmocka_unit_test(test_lookalike_must_not_fire),
 		cmocka_unit_test(test_lookalike_words),
+		cmocka_unit_test(test_display_name_spaced_letters),
 		cmocka_unit_test(test_divergence),
 		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),

@@ -330,6 +330,22 @@ static bool words_subsequence(const char *part, const char *label, size_t *words
 	return true;
 }
 
+/* A public suffix for government, military or academic registrants only
+ * ("gov.au", "ac.uk", "edu", "gob.mx"): a short label under one is that
+ * institution's own, not another's swapped TLD ("afp.gov.au", the
+ * Australian Federal Police, is not afp.com). */
+static bool institutional_suffix(const char *suffix)
+{
+	static const char *const words[] = {"gov", "gob", "gouv", "govt", "go", "edu", "ac", "mil"};
+	for (const char *l = suffix; *l; l += strcspn(l, ".") + (l[strcspn(l, ".")] == '.')) {
+		size_t n = strcspn(l, ".");
+		for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+			if (n == strlen(words[i]) && strncmp(l, words[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* A set of code points, folded into 64 bits: each character of one label
  * whose bit the other label lacks needs an edit of its own (insertions,
  * deletions and substitutions each remove at most one character and add at
@@ -574,6 +590,8 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		} else if (d->generic && !sublen) {
 			continue;
 		} else if (related && strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
+			if (plen < 5 && strcmp(label, d->label) == 0 && institutional_suffix(dot + 1))
+				continue;
 			s = strcmp(label, d->label) == 0 ? 3 : 4;
 			method = strcmp(label, d->label) == 0 ? "swapped-tld" : "skeleton-swapped-tld";
 		} else if (sublen) {

@@ -247,6 +247,53 @@ static void test_display_name_person(void **state)
 	bw_message_free(&m);
 }
 
+/* Likely namesakes in the default outlet list: an outlet's name followed by
+ * a word naming another kind of organisation is medium, not high; a short
+ * label under a government suffix is no swapped TLD. */
+static void test_outlet_namesakes(void **state)
+{
+	static const struct {
+		const char *from, *word;
+	} namesakes[] = {
+		{"From: \"Bloomberg Philanthropies\" <info@bloomberg.org>\r\n", "philanthropies"},
+		{"From: \"Al Jazeera Restaurant\" <orders@aljazeera-grill.example>\r\n", "restaurant"},
+		{"From: \"Washington Post Office\" <postmaster@town.example>\r\n", "office"},
+	};
+	for (size_t i = 0; i < sizeof namesakes / sizeof namesakes[0]; i++) {
+		bw_message m;
+		scan(&m, namesakes[i].from, NULL);
+		const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
+		if (!f)
+			fail_msg("no DISPLAY_NAME_IMPERSONATION for %s", namesakes[i].from);
+		assert_int_equal(f->severity, BW_SEV_MEDIUM);
+		assert_true(f->score == 2);
+		json_t *ev = evidence(f);
+		assert_string_equal(json_string_value(json_object_get(ev, "followed_by_organisation_word")),
+				    namesakes[i].word);
+		json_decref(ev);
+		bw_message_free(&m);
+	}
+	/* the outlet's own kind of word, and a person, stay high */
+	bw_message m;
+	scan(&m, "From: \"Bloomberg News\" <news@mail.example>\r\n", NULL);
+	assert_int_equal(test_find(&m, "DISPLAY_NAME_IMPERSONATION")->severity, BW_SEV_HIGH);
+	bw_message_free(&m);
+	scan(&m, "From: \"Jane Doe Office\" <jane@mail.example>\r\n", NULL);
+	assert_int_equal(test_find(&m, "DISPLAY_NAME_IMPERSONATION")->severity, BW_SEV_HIGH);
+	bw_message_free(&m);
+
+	bw_lookalike l;
+	assert_false(bw_lookalike_check(eng->protected_ids, "afp.gov.au", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "www.afp.gov.au", &l));
+	assert_true(bw_lookalike_check(eng->protected_ids, "afp.co", &l));
+	assert_string_equal(l.method, "swapped-tld");
+	bw_lookalike_free(&l);
+	/* a longer label is a swapped TLD under any suffix */
+	assert_true(bw_lookalike_check(eng->protected_ids, "reuters.gov.au", &l));
+	assert_string_equal(l.method, "swapped-tld");
+	bw_lookalike_free(&l);
+}
+
 /* Letters spaced out one by one are one word: the spoof is caught, and an
  * acronym written with spaces is still the outlet's own name. */
 static void test_display_name_spaced_letters(void **state)
@@ -625,6 +672,7 @@ int main(void)
 		cmocka_unit_test(test_lookalike_must_not_fire),
 		cmocka_unit_test(test_lookalike_words),
 		cmocka_unit_test(test_display_name_spaced_letters),
+		cmocka_unit_test(test_outlet_namesakes),
 		cmocka_unit_test(test_divergence),
 		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),

@@ -73,7 +73,9 @@ enum {
 	BW_RES_HIDDEN = 1u << 1,          /* element or an ancestor hidden */
 	BW_RES_CANDIDATE = 1u << 2,       /* srcset/picture candidate: browser picks one */
 	BW_LINK_TEXT_IS_URL = 1u << 3,    /* visible text looks like a URL or domain */
-	BW_LINK_ZERO_SIZE_TEXT = 1u << 4  /* text rendered at zero size */
+	BW_LINK_ZERO_SIZE_TEXT = 1u << 4, /* text rendered at zero size */
+	BW_LINK_HOST_INVISIBLE = 1u << 5, /* the href's host held invisible characters URL parsing dropped */
+	BW_LINK_HOST_BIDI = 1u << 6       /* ... or bidirectional controls */
 };
 
 typedef struct bw_resource {

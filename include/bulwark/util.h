@@ -53,6 +53,10 @@ bool bw_ascii_istartswith(const char *s, const char *prefix);
 const char *bw_ascii_strcasestr(const char *hay, const char *needle);
 void bw_ascii_lower(char *s);
 
+/* Whether s[0..n) (UTF-8) holds zero-width or soft-hyphen characters, or
+ * bidirectional controls (then *bidi is set too). */
+bool bw_invisible_or_bidi(const char *s, size_t n, bool *bidi);
+
 /* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */
 void bw_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -30,6 +30,7 @@ typedef struct pdomain {
 	size_t domain_len;
 	uint64_t label_chars; /* char_set of label_skel */
 	uint64_t nohy_bytes, dotted_bytes, dotted_label_bytes; /* byte_set of label_nohy, dotted, dotted_label */
+	bool hyphenated;      /* label_skel has words: "northern-daily-news" */
 } pdomain;
 
 typedef struct pname {
@@ -90,18 +91,24 @@ char *bw_name_key(const bw_protected *p, const char *name)
 	char *sk = bw_skeleton(p, valid);
 	g_free(valid);
 	bw_buf b = {0};
-	bool space = false;
-	for (const char *q = sk; *q; q = g_utf8_next_char(q)) {
-		gunichar c = g_utf8_get_char(q);
-		if (g_unichar_isalnum(c)) {
-			if (space && b.len)
-				bw_buf_putc(&b, ' ');
-			space = false;
-			char u[6];
-			bw_buf_append(&b, u, (size_t)g_unichar_to_utf8(c, u));
-		} else {
-			space = true;
-		}
+	bool prev_single = false;
+	for (const char *q = sk; *q;) {
+		size_t gap = 0;
+		for (; *q && !g_unichar_isalnum(g_utf8_get_char(q)); q = g_utf8_next_char(q))
+			gap++;
+		if (!*q)
+			break;
+		const char *w = q;
+		size_t chars = 0;
+		for (; *q && g_unichar_isalnum(g_utf8_get_char(q)); q = g_utf8_next_char(q))
+			chars++;
+		/* letters spaced out one by one ("J a n e  D o e", "A B C News")
+		 * are one word; a wider gap still ends it */
+		bool single = chars == 1;
+		if (b.len && !(single && prev_single && gap == 1))
+			bw_buf_putc(&b, ' ');
+		bw_buf_append(&b, w, (size_t)(q - w));
+		prev_single = single;
 	}
 	free(sk);
 	return bw_buf_steal(&b);
@@ -275,6 +282,70 @@ static char *strip_hyphens(const char *s)
 	return r;
 }
 
+/* A run of two or more whole hyphen-separated words of label that, without
+ * the hyphens, spells word: "bank-of-england-alerts" holds "bankofengland".
+ * The protected label's own word boundaries are unknown; the candidate's
+ * hyphens supply them. */
+static bool words_spell(const char *label, const char *word)
+{
+	size_t wl = strlen(word);
+	for (const char *st = label; st; st = strchr(st, '-'), st = st ? st + 1 : NULL) {
+		size_t k = 0, words = 1;
+		const char *q = st;
+		for (; *q && k < wl; q++) {
+			if (*q == '-')
+				words++;
+			else if (*q == word[k])
+				k++;
+			else
+				break;
+		}
+		if (k == wl && words >= 2 && (*q == '\0' || *q == '-'))
+			return true;
+	}
+	return false;
+}
+
+/* The words of part, each whole and in order, are words of label, starting
+ * with label's first word ("northern-daily" of "northern-daily-news"); the
+ * number of part's words goes to *words. */
+static bool words_subsequence(const char *part, const char *label, size_t *words)
+{
+	bool first = true;
+	*words = 0;
+	for (const char *s = part; *s; first = false) {
+		size_t sn = strcspn(s, "-");
+		for (bool eq = false; !eq;) {
+			size_t ln = strcspn(label, "-");
+			if (!ln)
+				return false;
+			eq = ln == sn && memcmp(s, label, sn) == 0;
+			label += ln + (label[ln] == '-');
+			if (!eq && first)
+				return false;
+		}
+		++*words;
+		s += sn + (s[sn] == '-');
+	}
+	return true;
+}
+
+/* A public suffix for government, military or academic registrants only
+ * ("gov.au", "ac.uk", "edu", "gob.mx"): a short label under one is that
+ * institution's own, not another's swapped TLD ("afp.gov.au", the
+ * Australian Federal Police, is not afp.com). */
+static bool institutional_suffix(const char *suffix)
+{
+	static const char *const words[] = {"gov", "gob", "gouv", "govt", "go", "edu", "ac", "mil"};
+	for (const char *l = suffix; *l; l += strcspn(l, ".") + (l[strcspn(l, ".")] == '.')) {
+		size_t n = strcspn(l, ".");
+		for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+			if (n == strlen(words[i]) && strncmp(l, words[i], n) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* A set of code points, folded into 64 bits: each character of one label
  * whose bit the other label lacks needs an edit of its own (insertions,
  * deletions and substitutions each remove at most one character and add at
@@ -340,6 +411,7 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	d->nohy_bytes = byte_set(d->label_nohy);
 	d->dotted_bytes = byte_set(d->dotted);
 	d->dotted_label_bytes = byte_set(d->dotted_label);
+	d->hyphenated = strchr(d->label_skel, '-') != NULL;
 	free(u);
 	free(ul);
 	d->reg = reg;
@@ -494,6 +566,8 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	char *nohy = strip_hyphens(lskel);
 	long lsklen = g_utf8_strlen(lskel, -1);
 	uint64_t lchars = char_set(lskel), lbytes = byte_set(lskel), subbytes = byte_set(dotsub);
+	uint64_t nohybytes = byte_set(nohy);
+	bool lhyphen = strchr(lskel, '-') != NULL;
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
@@ -516,6 +590,8 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		} else if (d->generic && !sublen) {
 			continue;
 		} else if (related && strcmp(lskel, d->label_skel) == 0 && plen >= 3 && !d->generic) {
+			if (plen < 5 && strcmp(label, d->label) == 0 && institutional_suffix(dot + 1))
+				continue;
 			s = strcmp(label, d->label) == 0 ? 3 : 4;
 			method = strcmp(label, d->label) == 0 ? "swapped-tld" : "skeleton-swapped-tld";
 		} else if (sublen) {
@@ -537,11 +613,19 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 				s = 3, method = "hyphens";
 			else if (has_token(lskel, d->label_skel))
 				s = 3, method = "added-word";
+			else if (plen >= 5 && lhyphen && words_spell(lskel, d->label_nohy))
+				s = 3, method = "hyphens-added-word";
 			/* a word added without hyphen, "reutersnews"; only as a prefix:
 			 * compounds ending in a name are often real ("tagesspiegel") */
 			else if (plen >= 6 && strncmp(lskel, d->label_skel, strlen(d->label_skel)) == 0)
 				s = 2, method = "prefixed-label";
 		}
+		/* a word dropped from a hyphenated label; the rest must be two
+		 * words at least: one alone is just a word ("keystone") */
+		size_t kept;
+		if (!method && d->hyphenated && !d->generic && lsklen < d->skel_len && within(nohybytes, d->nohy_bytes) &&
+		    words_subsequence(lskel, d->label_skel, &kept) && kept >= 2)
+			s = 3, method = "dropped-word";
 		/* the strongest match; on a tie, the longer protected label */
 		if (method && (s > best || (s == best && plen > bestlen))) {
 			best = s;
@@ -558,7 +642,12 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		}
 	}
 	if (best > 0) {
-		out->punycode = strstr(host, "xn--") != NULL;
+		/* the address parser hands over From domains already decoded: a
+		 * non-ASCII host was punycode on the wire or is an IDN anyway */
+		bool ascii = true;
+		for (const char *q = host; *q && ascii; q++)
+			ascii = !((unsigned char)*q & 0x80);
+		out->punycode = strstr(host, "xn--") != NULL || !ascii;
 		out->mixed_script = bw_label_mixed_script(p, ulabel);
 	}
 	free(label);

@@ -93,6 +93,29 @@ static void json_kv(bw_buf *b, const char *k, const char *v, bool comma)
 	bw_json_string(b, v);
 }
 
+/* "Bloomberg Philanthropies", "Al Jazeera Restaurant", "Washington Post
+ * Office": an outlet's name followed by a word naming another kind of
+ * organisation is more often that organisation (or a namesake) than the
+ * outlet. Returns the word, or NULL. Kept short: each word is one an outlet
+ * does not call itself by. */
+static const char *org_word_after(const char *display_key, const char *name_key)
+{
+	static const char *const words[] = {"philanthropies", "philanthropy", "foundation", "restaurant",
+					    "cafe", "office", "pharmacy", "hotel", "school", "university",
+					    "hospital", "clinic", "church"};
+	size_t kl = strlen(name_key);
+	for (const char *h = strstr(display_key, name_key); h; h = strstr(h + 1, name_key)) {
+		if ((h != display_key && h[-1] != ' ') || h[kl] != ' ')
+			continue;
+		const char *w = h + kl + 1;
+		size_t wl = strcspn(w, " ");
+		for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+			if (wl == strlen(words[i]) && strncmp(w, words[i], wl) == 0)
+				return words[i];
+	}
+	return NULL;
+}
+
 /* Returns the identity claimed by the display name, or NULL. */
 static const bw_identity *display_name(bw_message *m, const bw_protected *p)
 {
@@ -102,14 +125,18 @@ static const bw_identity *display_name(bw_message *m, const bw_protected *p)
 		return NULL;
 	if (bw_protected_name_owned(p, matched, bw_identity_owns_address, m->from.address))
 		return NULL;
-	double score = id->kind == BW_IDENT_PERSON ? 3 : 4;
+	char *k1 = bw_name_key(p, m->from.name), *k2 = bw_name_key(p, matched);
+	const char *org_word = id->kind == BW_IDENT_OUTLET ? org_word_after(k1, k2) : NULL;
+	double score = org_word ? 2 : id->kind == BW_IDENT_PERSON ? 3 : 4;
 	bw_buf s = {0}, ev = {0};
 	bw_buf_printf(&s, "The sender's name \"%s\" is that of %s (%s), but the address %s is not one of theirs",
 		      m->from.name, id->name, kind_name(id->kind), m->from.address ? m->from.address : "(none)");
-	bw_finding *f = bw_message_add_finding(m, "DISPLAY_NAME_IMPERSONATION", BW_SEV_HIGH, score, s.data);
+	if (org_word)
+		bw_buf_printf(&s, " (followed by \"%s\": perhaps another organisation)", org_word);
+	bw_finding *f = bw_message_add_finding(m, "DISPLAY_NAME_IMPERSONATION", org_word ? BW_SEV_MEDIUM : BW_SEV_HIGH,
+					       score, s.data);
 	bw_strvec_push(&f->attack, ATTACK_IMPERSONATION);
 	push_phishing(f, m);
-	char *k1 = bw_name_key(p, m->from.name), *k2 = bw_name_key(p, matched);
 	bw_buf_putc(&ev, '{');
 	json_kv(&ev, "display_name", m->from.name, false);
 	json_kv(&ev, "protected_name", matched, true);
@@ -126,6 +153,7 @@ static const bw_identity *display_name(bw_message *m, const bw_protected *p)
 	}
 	bw_buf_puts(&ev, "],\"distance\":0");
 	json_kv(&ev, "source", id->source, true);
+	json_kv(&ev, "followed_by_organisation_word", org_word, true);
 	bw_buf_putc(&ev, '}');
 	f->evidence_json = bw_buf_steal(&ev);
 	free(k1);
@@ -370,5 +398,5 @@ void bw_detect_impersonation(bw_message *m, const bw_engine *e)
 	if (m->reply_to.address)
 		divergence(m, "REPLY_TO_DIVERGES", "Reply-To", m->reply_to.address, claims);
 	if (m->return_path && *m->return_path)
-		divergence(m, "ENVELOPE_FROM_DIVERGES", "The envelope sender (Return-Path)", m->return_path, false);
+		divergence(m, "ENVELOPE_FROM_DIVERGES", "The envelope sender (Return-Path)", m->return_path, claims);
 }

@@ -153,27 +153,6 @@ static bool same_site(const char *a, const char *b)
 	return same;
 }
 
-static bool invisible_or_bidi(const char *s, bool *rtlo)
-{
-	if (!s)
-		return false;
-	bool any = false;
-	const char *end = NULL;
-	if (!g_utf8_validate(s, -1, &end))
-		return false;
-	for (const char *q = s; *q; q = g_utf8_next_char(q)) {
-		gunichar c = g_utf8_get_char(q);
-		if (c == 0x202E || c == 0x202D || c == 0x2066 || c == 0x2067 || c == 0x2068 || c == 0x202A ||
-		    c == 0x202B) {
-			*rtlo = true;
-			any = true;
-		} else if (c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF) {
-			any = true;
-		}
-	}
-	return any;
-}
-
 static bool url_has_encoded_invisible(const char *url, bool *rtlo)
 {
 	const char *zw[] = {"%E2%80%8B", "%E2%80%8C", "%E2%80%8D", "%E2%81%A0", "%EF%BB%BF"};
@@ -297,8 +276,10 @@ void bw_detect_links(bw_message *m, const bw_engine *e)
 		}
 		bool rtlo = false;
 		const char *why = NULL;
-		if (invisible_or_bidi(l->text, &rtlo))
+		if (l->text && bw_invisible_or_bidi(l->text, strlen(l->text), &rtlo))
 			why = rtlo ? "bidirectional override in the text" : "invisible characters in the text";
+		else if ((rtlo = l->flags & BW_LINK_HOST_BIDI) || (l->flags & BW_LINK_HOST_INVISIBLE))
+			why = rtlo ? "bidirectional override in the host" : "invisible characters in the host";
 		else if (url_has_encoded_invisible(l->url, &rtlo))
 			why = rtlo ? "bidirectional override in the URL" : "invisible characters in the URL";
 		else if (remote && raw_host_percent(m, l))

@@ -1127,6 +1127,21 @@ static bool continues_last_link(scan *sc, const GumboNode *el, size_t span_start
 	return true;
 }
 
+/* The href's authority as written (entities decoded): URL parsing maps
+ * zero-width characters in a host to nothing, so only here can one see that
+ * "pay&#8203;pal.com" was made to be read as something else. */
+static unsigned host_hidden_chars(const char *v)
+{
+	const char *sep = strstr(v, "//");
+	if (!sep)
+		return 0;
+	size_t n = strcspn(sep + 2, "/?#\\");
+	bool bidi = false;
+	if (!bw_invisible_or_bidi(sep + 2, n, &bidi))
+		return 0;
+	return bidi ? BW_LINK_HOST_BIDI : BW_LINK_HOST_INVISIBLE;
+}
+
 /* Gumbo normalizes \r\n: a stray \r elsewhere would count as text. */
 static void link(scan *sc, const frame *f, const GumboAttribute *a)
 {
@@ -1183,6 +1198,7 @@ static void link(scan *sc, const frame *f, const GumboAttribute *a)
 		l->unwrapped = dest;
 		dest = NULL;
 		l->part = sc->part;
+		l->flags |= host_hidden_chars(v);
 		if (span) {
 			l->span_start = vs;
 			l->span_end = ve;

@@ -1,5 +1,6 @@
 /* Destinations of click-tracking and redirect wrappers (Google /url, Outlook
- * Safe Links, Proofpoint URL Defense, mailer click trackers), recovered from
+ * Safe Links, Proofpoint URL Defense v2 and v3, Barracuda, Cisco and Trend
+ * Micro link protection, mailer click trackers), recovered from
  * the wrapper URL itself without fetching anything: the one embedded http(s)
  * URL, followed through wrappers nested inside wrappers.
  *
@@ -12,6 +13,7 @@
 #include "bulwark/util.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -126,6 +128,60 @@ static bool try_proofpoint_v2(search *se, const char *s, size_t n)
 	return true;
 }
 
+static size_t utf8_len(unsigned char c)
+{
+	return c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* Proofpoint URL Defense v3 (urldefense.com/v3/__URL__;TRAILER!!...) keeps
+ * the destination as it is, except characters it replaced with '*': their
+ * text comes, in order, from TRAILER (base64url of UTF-8). "**X" stands for
+ * a run of 2 + (X's place in the base64url alphabet) characters. A '*' the
+ * trailer cannot account for leaves the link undecoded rather than guessed.
+ * Returns whether the URL was a v3 wrapper. */
+static bool try_proofpoint_v3(search *se, const bw_url *u)
+{
+	const char *start = strstr(u->href, "/v3/__");
+	if (!start || strncmp(u->path, "/v3/__", 6) != 0)
+		return false;
+	start += 6;
+	const char *end = strstr(start, "__;");
+	if (!end)
+		return false;
+	const char *trailer = end + 3;
+	size_t tn = strcspn(trailer, "!");
+	while (tn > 0 && trailer[tn - 1] == '=')
+		tn--;
+	char *subst = bw_xmalloc(tn * 3 / 4 + 1);
+	long sn = b64_decode(trailer, tn, subst);
+	size_t si = 0;
+	bw_buf_reset(&se->b);
+	bool ok = sn >= 0;
+	for (const char *q = start; q < end && ok; q++) {
+		if (*q != '*') {
+			bw_buf_putc(&se->b, *q);
+			continue;
+		}
+		int run = 1;
+		if (q + 2 < end && q[1] == '*' && b64_value((unsigned char)q[2]) >= 0) {
+			run = 2 + b64_value((unsigned char)q[2]);
+			q += 2;
+		}
+		for (int k = 0; k < run && ok; k++) {
+			ok = si < (size_t)sn;
+			size_t cl = ok ? utf8_len((unsigned char)subst[si]) : 0;
+			ok = ok && si + cl <= (size_t)sn;
+			if (ok)
+				bw_buf_append(&se->b, subst + si, cl);
+			si += cl;
+		}
+	}
+	free(subst);
+	if (ok && looks_http(se->b.data, se->b.len))
+		offer(se, se->b.data, se->b.len);
+	return true;
+}
+
 /* One candidate value: plain, percent-encoded up to DECODE_ROUNDS times,
  * Proofpoint-encoded or base64, in that order of precedence. */
 static void consider(search *se, const char *v, size_t n)
@@ -202,11 +258,13 @@ char *bw_url_unwrap(const bw_url *u)
 	bw_url dest = {0};
 	const bw_url *at = u;
 	for (int depth = 0; depth < UNWRAP_MAX_DEPTH; depth++) {
-		scan_path(&se, at);
-		if (at->query)
-			scan_params(&se, at->query);
-		if (at->fragment)
-			scan_params(&se, at->fragment);
+		if (!try_proofpoint_v3(&se, at)) {
+			scan_path(&se, at);
+			if (at->query)
+				scan_params(&se, at->query);
+			if (at->fragment)
+				scan_params(&se, at->fragment);
+		}
 		if (!se.found.href || se.ambiguous) {
 			/* past the first level, the last unambiguous wrapper stands */
 			bw_url_free(&se.found);

@@ -247,6 +247,87 @@ static void test_display_name_person(void **state)
 	bw_message_free(&m);
 }
 
+/* Likely namesakes in the default outlet list: an outlet's name followed by
+ * a word naming another kind of organisation is medium, not high; a short
+ * label under a government suffix is no swapped TLD. */
+static void test_outlet_namesakes(void **state)
+{
+	static const struct {
+		const char *from, *word;
+	} namesakes[] = {
+		{"From: \"Bloomberg Philanthropies\" <info@bloomberg.org>\r\n", "philanthropies"},
+		{"From: \"Al Jazeera Restaurant\" <orders@aljazeera-grill.example>\r\n", "restaurant"},
+		{"From: \"Washington Post Office\" <postmaster@town.example>\r\n", "office"},
+	};
+	for (size_t i = 0; i < sizeof namesakes / sizeof namesakes[0]; i++) {
+		bw_message m;
+		scan(&m, namesakes[i].from, NULL);
+		const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
+		if (!f)
+			fail_msg("no DISPLAY_NAME_IMPERSONATION for %s", namesakes[i].from);
+		assert_int_equal(f->severity, BW_SEV_MEDIUM);
+		assert_true(f->score == 2);
+		json_t *ev = evidence(f);
+		assert_string_equal(json_string_value(json_object_get(ev, "followed_by_organisation_word")),
+				    namesakes[i].word);
+		json_decref(ev);
+		bw_message_free(&m);
+	}
+	/* the outlet's own kind of word, and a person, stay high */
+	bw_message m;
+	scan(&m, "From: \"Bloomberg News\" <news@mail.example>\r\n", NULL);
+	assert_int_equal(test_find(&m, "DISPLAY_NAME_IMPERSONATION")->severity, BW_SEV_HIGH);
+	bw_message_free(&m);
+	scan(&m, "From: \"Jane Doe Office\" <jane@mail.example>\r\n", NULL);
+	assert_int_equal(test_find(&m, "DISPLAY_NAME_IMPERSONATION")->severity, BW_SEV_HIGH);
+	bw_message_free(&m);
+
+	bw_lookalike l;
+	assert_false(bw_lookalike_check(eng->protected_ids, "afp.gov.au", &l));
+	assert_false(bw_lookalike_check(eng->protected_ids, "www.afp.gov.au", &l));
+	assert_true(bw_lookalike_check(eng->protected_ids, "afp.co", &l));
+	assert_string_equal(l.method, "swapped-tld");
+	bw_lookalike_free(&l);
+	/* a longer label is a swapped TLD under any suffix */
+	assert_true(bw_lookalike_check(eng->protected_ids, "reuters.gov.au", &l));
+	assert_string_equal(l.method, "swapped-tld");
+	bw_lookalike_free(&l);
+}
+
+/* Letters spaced out one by one are one word: the spoof is caught, and an
+ * acronym written with spaces is still the outlet's own name. */
+static void test_display_name_spaced_letters(void **state)
+{
+	char *k = bw_name_key(eng->protected_ids, "J a n e  D o e");
+	assert_string_equal(k, "jane doe");
+	free(k);
+	k = bw_name_key(eng->protected_ids, "A B C News");
+	assert_string_equal(k, "abc news");
+	free(k);
+	k = bw_name_key(eng->protected_ids, "A. Durand");
+	assert_string_equal(k, "a durand");
+	free(k);
+
+	bw_message m;
+	scan(&m, "From: \"J a n e  D o e\" <jane@gmail.com>\r\n", NULL);
+	const bw_finding *f = test_find(&m, "DISPLAY_NAME_IMPERSONATION");
+	assert_non_null(f);
+	json_t *ev = evidence(f);
+	assert_string_equal(json_string_value(json_object_get(ev, "protected_name")), "Jane Doe");
+	json_decref(ev);
+	bw_message_free(&m);
+	scan(&m, "From: \"A B C News\" <news@abc.net.au>\r\n", NULL);
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	scan(&m, "From: \"A B C News\" <news@mail.example>\r\n", NULL);
+	assert_non_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+	/* an initial before a name stays an initial */
+	scan(&m, "From: \"A. Durand\" <amelie@private.example>\r\n", NULL);
+	assert_null(test_find(&m, "DISPLAY_NAME_IMPERSONATION"));
+	bw_message_free(&m);
+}
+
 static void test_display_name_address(void **state)
 {
 	bw_message m;
@@ -333,6 +414,16 @@ static void test_lookalike_fires(void **state)
 	assert_true(json_is_true(json_object_get(m0, "punycode")));
 	json_decref(ev);
 	bw_message_free(&m);
+
+	/* a punycode From domain arrives decoded from the address parser */
+	scan(&m, "From: a <a@xn--bb-pmc.co.uk>\r\n", NULL);
+	f = test_find(&m, "LOOKALIKE_DOMAIN");
+	assert_non_null(f);
+	ev = evidence(f);
+	m0 = json_array_get(json_object_get(ev, "matches"), 0);
+	assert_true(json_is_true(json_object_get(m0, "punycode")));
+	json_decref(ev);
+	bw_message_free(&m);
 }
 
 static void test_lookalike_must_not_fire(void **state)
@@ -363,6 +454,42 @@ static void test_lookalike_must_not_fire(void **state)
 	assert_false(bw_lookalike_check(eng->protected_ids, "sky-mail.example", &l));
 	assert_false(bw_lookalike_check(eng->protected_ids, "bbc-news.cn", &l) && strcmp(l.protected_domain, "news.cn") == 0);
 	bw_lookalike_free(&l);
+}
+
+/* Words dropped from a hyphenated protected label, and a protected label
+ * spelled as hyphenated words with another word added. */
+static void test_lookalike_words(void **state)
+{
+	bw_engine *e = engine_from("[protected]\ndomains = northern-daily-news.com; bankofengland.co.uk; "
+				   "keystone-sda.ch\n");
+	static const struct {
+		const char *host, *method, *protected_domain;
+	} hit[] = {
+		{"northern-daily.com", "dropped-word", "northern-daily-news.com"},
+		{"northern-news.net", "dropped-word", "northern-daily-news.com"},
+		{"bank-of-england-alerts.com", "hyphens-added-word", "bankofengland.co.uk"},
+		{"secure-bank-of-england.com", "hyphens-added-word", "bankofengland.co.uk"},
+	};
+	for (size_t i = 0; i < sizeof hit / sizeof hit[0]; i++) {
+		bw_lookalike l;
+		if (!bw_lookalike_check(e->protected_ids, hit[i].host, &l))
+			fail_msg("no lookalike for %s", hit[i].host);
+		assert_string_equal(l.method, hit[i].method);
+		assert_string_equal(l.protected_domain, hit[i].protected_domain);
+		assert_true(l.score == 3);
+		bw_lookalike_free(&l);
+	}
+	/* one word left is just a word; words not from the start, or out of
+	 * order; the name ending inside a word of the candidate */
+	const char *miss[] = {"northern.com", "daily-news.com", "news-daily.com", "keystone.ch", "sda.ch",
+			      "bankof-englandish.com"};
+	for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++) {
+		bw_lookalike l;
+		if (bw_lookalike_check(e->protected_ids, miss[i], &l))
+			fail_msg("lookalike %s (%s) for %s", l.protected_domain, l.method, miss[i]);
+		bw_lookalike_free(&l);
+	}
+	bw_engine_free(e);
 }
 
 /* ---- FROM_ADDRESS_MISSING, and headers GMime's parser gives up on ----
@@ -468,6 +595,20 @@ static void test_divergence(void **state)
 	assert_null(test_find(&m, "ENVELOPE_FROM_DIVERGES"));
 	bw_message_free(&m);
 
+	/* the envelope sender's evidence says whether the From claims an identity */
+	scan(&m, "Return-Path: <b@esp.example>\r\nFrom: \"Reuters\" <news@mail.example>\r\n", NULL);
+	env = test_find(&m, "ENVELOPE_FROM_DIVERGES");
+	assert_non_null(env);
+	json_t *eev = evidence(env);
+	assert_true(json_is_true(json_object_get(eev, "claims_protected_identity")));
+	json_decref(eev);
+	bw_message_free(&m);
+	scan(&m, "Return-Path: <b@esp.example>\r\nFrom: \"Ann\" <ann@mail.example>\r\n", NULL);
+	eev = evidence(test_find(&m, "ENVELOPE_FROM_DIVERGES"));
+	assert_true(json_is_false(json_object_get(eev, "claims_protected_identity")));
+	json_decref(eev);
+	bw_message_free(&m);
+
 	scan(&m, "From: \"Le Monde\" <redaction@lemonde-presse.example>\r\nReply-To: j@freemail.example\r\n", NULL);
 	r = test_find(&m, "REPLY_TO_DIVERGES");
 	assert_non_null(r);
@@ -529,6 +670,9 @@ int main(void)
 		cmocka_unit_test(test_display_name_address),
 		cmocka_unit_test(test_lookalike_fires),
 		cmocka_unit_test(test_lookalike_must_not_fire),
+		cmocka_unit_test(test_lookalike_words),
+		cmocka_unit_test(test_display_name_spaced_letters),
+		cmocka_unit_test(test_outlet_namesakes),
 		cmocka_unit_test(test_divergence),
 		cmocka_unit_test(test_display_address_with_hidden_marks),
 		cmocka_unit_test(test_scores),

@@ -346,6 +346,31 @@ static void test_obfuscated(void **state)
 	assert_non_null(test_find(&m, "LINK_OBFUSCATED"));
 	bw_message_free(&m);
 
+	/* a zero-width character in the host, as an entity and raw: the parsed
+	 * URL no longer shows it, the href did */
+	const char *zw_hosts[] = {"<a href=\"https://pay&#8203;pal.com/\">PayPal</a>",
+				  "<a href=\"https://pay\xe2\x80\x8bpal.com/login\">PayPal</a>",
+				  "<a href=\"https://pay&shy;pal.com/\">PayPal</a>"};
+	for (size_t i = 0; i < sizeof zw_hosts / sizeof zw_hosts[0]; i++) {
+		scan(&m, zw_hosts[i]);
+		f = test_find(&m, "LINK_OBFUSCATED");
+		if (!f)
+			fail_msg("no LINK_OBFUSCATED for %s", zw_hosts[i]);
+		json_t *zl = first_link(f);
+		assert_string_equal(json_string_value(json_object_get(zl, "reason")), "invisible characters in the host");
+		json_decref(zl);
+		bw_message_free(&m);
+	}
+	/* ... but not in the path, which URL parsing keeps (percent-encoded) */
+	scan(&m, "<a href=\"https://paypal.com/a&#8203;b\">PayPal</a>");
+	f = test_find(&m, "LINK_OBFUSCATED");
+	if (f) {
+		json_t *zl = first_link(f);
+		assert_string_not_equal(json_string_value(json_object_get(zl, "reason")), "invisible characters in the host");
+		json_decref(zl);
+	}
+	bw_message_free(&m);
+
 	scan(&m, "<a href=\"https://%65vil.example/x\">home</a>");
 	f = test_find(&m, "LINK_OBFUSCATED");
 	assert_non_null(f);

@@ -597,6 +597,21 @@ static void test_unwrap(void **state)
 		{"https://urldefense.proofpoint.com/v2/url?u=https-3A__evil.example_path_page.html-3Fa-3D1-26b-3Dx-5Fy"
 		 "&d=DwMFaQ&c=euGZstcaTDllvimEN8b7jXrwqOf-v5A_CdpgnVfiiMM&r=abcdefghijklmnopqrstuvwxyz0123456789ABCDEF&e=",
 		 "https://evil.example/path/page.html?a=1&b=x_y"},
+		/* Proofpoint v3: '*' and "**A" (a run of two) filled in from the trailer, "&ab" */
+		{"https://urldefense.com/v3/__https://evil.example/p?a=1*b=x**Ay__;JmFi!!G3vK!Zm9v$",
+		 "https://evil.example/p?a=1&b=xaby"},
+		{"https://urldefense.com/v3/__https://www.example.org/news/__;!!G3vK!abc$", "https://www.example.org/news/"},
+		/* a '*' the trailer does not account for: not guessed */
+		{"https://urldefense.com/v3/__https://evil.example/a*b__;!!G3vK!abc$", NULL},
+		/* Barracuda, Cisco Secure Email and Trend Micro embed the destination */
+		{"https://linkprotect.cudasvc.com/url?a=https%3a%2f%2fevil.example%2fx&c=E,1,AbC-dEf&typo=1",
+		 "https://evil.example/x"},
+		{"https://secure-web.cisco.com/1kQ3mZ9xYwVbN7pLr2sT/https%3A%2F%2Fevil.example%2Fx", "https://evil.example/x"},
+		{"https://imsva91-ctp.trendmicro.com:443/wis/clicktime/v1/query?url=https%3a%2f%2fevil.example%2fx"
+		 "&umid=5B1C7E2A-1F2B-4A5E&auth=0a1b2c3d4e5f",
+		 "https://evil.example/x"},
+		/* Mimecast keeps only the domain; the destination is on its servers */
+		{"https://protect-eu.mimecast.com/s/AbCdEfGhIjKl?domain=evil.example", NULL},
 		/* base64url without padding, in a path segment */
 		{"https://click.example.net/c/aHR0cHM6Ly9ldmlsLmV4YW1wbGUvbGFuZGluZz9pZD00Mg",
 		 "https://evil.example/landing?id=42"},

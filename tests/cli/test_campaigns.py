@@ -193,6 +193,14 @@ class Campaigns(unittest.TestCase):
                     break
         self.assertEqual(len(types["campaign"]), 2)
         self.assertEqual([i["name"] for i in types["identity"]], ["Example Parliament"])
+        marking = types["marking-definition"][0]["id"]
+        for o in bundle["objects"]:
+            if o["type"] != "marking-definition":
+                self.assertEqual(o.get("object_marking_refs"), [marking], o["id"])
+        for ap in types.get("attack-pattern", []):
+            ext = ap["external_references"][0]["external_id"]
+            self.assertNotEqual(ap["name"], ext)
+            self.assertRegex(ext, r"^T\d{4}")
         self.assertEqual(types["marking-definition"][0]["id"],
                          "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb")
         patterns = {i["pattern"] for i in types["indicator"]}

@@ -89,6 +89,9 @@ typedef struct bw_intel_hit {
 	const bw_intel_refs *campaigns;
 	const bw_intel_refs *malware;
 	const bw_intel_refs *techniques;     /* ATT&CK, of the indicator and its intrusion sets */
+	/* the intrusion_sets the indicator itself is related to (indicates);
+	 * the others were reached through a campaign or malware */
+	const bw_intel_refs *direct_sets;
 } bw_intel_hit;
 
 typedef void (*bw_intel_hit_fn)(const bw_intel_hit *hit, void *arg);

@@ -63,6 +63,10 @@ char *bw_store_default_path(void);
 /* Opens (creating the file, its directory and the schema when needed).
  * NULL with *error (malloc'd) on failure. */
 bw_store *bw_store_open(const char *path, char **error);
+/* Opens a store that must exist, read-only unless writable, without
+ * creating anything: NULL with *error when path is missing or is not a
+ * Bulwark store (for the commands that read one). */
+bw_store *bw_store_open_existing(const char *path, bool writable, char **error);
 void bw_store_close(bw_store *s);
 void *bw_store_db(bw_store *s); /* the sqlite3 handle */
 
@@ -91,6 +95,11 @@ void bw_campaign_options_default(bw_campaign_options *o);
  * theirs) and writes the report: JSON (one object with "campaigns") or text.
  * Returns 0, or -1 with *error. */
 int bw_campaigns_run(bw_store *s, const bw_campaign_options *o, bool json, FILE *out, char **error);
+
+/* The messages of a campaign (or alias) as the last bw_campaigns_run
+ * recorded them, oldest first: text, or JSON {"campaign", "messages", "count"}
+ * (src/campaign/members.c). Returns 0, or -1 with *error. */
+int bw_campaign_members(bw_store *s, const char *id, bool json, FILE *out, char **error);
 
 /* The campaign an id or a merged (alias) id names now, malloc'd, or NULL. */
 char *bw_campaign_resolve(bw_store *s, const char *id);

@@ -28,7 +28,8 @@ typedef enum { EV_INDICATOR, EV_INFRA, EV_TECHNIQUE } evidence_kind;
 typedef struct candidate {
 	char *stix_id, *name, *aliases;
 	double score;
-	size_t indicators, infra, techniques;
+	size_t indicators, techniques;
+	double infra;        /* infrastructure overlaps, each a share of W_INFRA */
 	GHashTable *types;   /* observable types of indicator matches */
 	GHashTable *seen;    /* evidence text already listed */
 	GHashTable *weighed; /* indicators already counted: several observables can match one */
@@ -104,7 +105,7 @@ static void credit(attribution *a, const char *set, evidence_kind k, double weig
 	if (k == EV_INDICATOR)
 		c->indicators++;
 	else if (k == EV_INFRA)
-		c->infra++;
+		c->infra += weight / W_INFRA; /* a malware family of ten sets is a tenth each */
 	else
 		c->techniques++;
 }
@@ -144,9 +145,11 @@ static void on_hit(const bw_intel_hit *h, void *arg)
 	describe_hit(&what, a, h);
 	bw_buf_printf(&source, "indicator %lld", (long long)h->indicator_id);
 	bool credited = false;
-	for (size_t i = 0; h->intrusion_sets && i < h->intrusion_sets->n; i++) {
-		credit(a, h->intrusion_sets->v[i].stix_id, EV_INDICATOR, W_INDICATOR, what.data, source.data);
-		g_hash_table_add(get_candidate(a, h->intrusion_sets->v[i].stix_id)->types,
+	/* only the sets the indicator itself indicates: those reached through a
+	 * campaign or malware are infrastructure overlap, weighed below */
+	for (size_t i = 0; h->direct_sets && i < h->direct_sets->n; i++) {
+		credit(a, h->direct_sets->v[i].stix_id, EV_INDICATOR, W_INDICATOR, what.data, source.data);
+		g_hash_table_add(get_candidate(a, h->direct_sets->v[i].stix_id)->types,
 				 g_strdup(bw_obs_type_name(h->type)));
 		credited = true;
 	}
@@ -264,11 +267,12 @@ static void technique_overlap(attribution *a, const bw_strvec *techniques)
 /* Analysts' words for how far the evidence goes. */
 static const char *confidence(const candidate *c)
 {
-	if (c->indicators >= 3 && (g_hash_table_size(c->types) >= 2 || c->infra >= 1))
+	double infra = c->infra + 1e-9; /* three thirds make one */
+	if (c->indicators >= 3 && (g_hash_table_size(c->types) >= 2 || infra >= 1))
 		return "high";
-	if (c->indicators >= 2 && c->infra >= 1)
+	if (c->indicators >= 2 && infra >= 1)
 		return "high";
-	if (c->indicators >= 1 || c->infra >= 2)
+	if (c->indicators >= 1 || infra >= 2)
 		return "moderate";
 	return "low";
 }

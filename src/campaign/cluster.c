@@ -1128,8 +1128,36 @@ static int report(sqlite3 *db, const grouping *g, const campaign *cs, size_t nc,
 	return rc;
 }
 
+/* Every kind in the comma-separated list is a link kind; else *error names
+ * the first that is not, and the valid ones. */
+static int check_kinds(const char *list, char **error)
+{
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+		bool known = (len == 15 && strncmp(p, "subject-simhash", len) == 0) ||
+			     (len == 12 && strncmp(p, "body-simhash", len) == 0);
+		for (size_t k = 0; k < NLINK_KINDS && !known; k++)
+			known = strlen(link_kinds[k].kind) == len && strncmp(p, link_kinds[k].kind, len) == 0;
+		if (!known) {
+			bw_buf valid = {0};
+			for (size_t k = 0; k < NLINK_KINDS; k++)
+				bw_buf_printf(&valid, "%s, ", link_kinds[k].kind);
+			*error = bw_xasprintf("campaigns: unknown feature kind \"%.*s\" (valid: %ssubject-simhash, body-simhash)",
+					      (int)len, p, valid.data);
+			bw_buf_free(&valid);
+			return -1;
+		}
+		p += len;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
 int bw_campaigns_run(bw_store *s, const bw_campaign_options *o, bool json, FILE *out, char **error)
 {
+	if (check_kinds(o->features, error) < 0)
+		return -1;
 	sqlite3 *db = bw_store_db(s);
 	grouping g = {0};
 	simrec *subj = NULL, *body = NULL;

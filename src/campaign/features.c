@@ -241,7 +241,12 @@ void bw_features_extract(const bw_message *m, bw_features *f)
 	bool have_text = false;
 	for (size_t i = 0; i < m->nparts; i++) {
 		const bw_part *p = &m->parts[i];
-		g_checksum_update(body, (const guchar *)p->sha256, 64);
+		/* the parse stage hashes attachments only (hashing every text part
+		 * would slow every scan): text and HTML are hashed here, when stored */
+		char digest[65];
+		if (!p->sha256[0])
+			bw_sha256_hex(p->data ? p->data : "", p->len, digest);
+		g_checksum_update(body, (const guchar *)(p->sha256[0] ? p->sha256 : digest), 64);
 		if (p->kind == BW_PART_ATTACHMENT && p->len > 0) {
 			obs_add(o, "attachment-sha256", p->sha256);
 			obs_add(o, "attachment-sha1", p->sha1);

@@ -171,10 +171,12 @@ static void template_token(bw_buf *out, const char *s, size_t n)
 		digit |= isdigit((unsigned char)s[i]) != 0;
 		alpha |= isalpha((unsigned char)s[i]) != 0;
 	}
-	if (all_of(s, n, isdigit)) {
-		bw_buf_puts(out, "{n}");
-	} else if (n >= 8 && digit && all_of(s, n, isxdigit)) {
+	/* 8+ hex digits first: a hex id that happens to have no letter a-f
+	 * must give the same template as its siblings */
+	if (n >= 8 && digit && all_of(s, n, isxdigit)) {
 		bw_buf_puts(out, "{hex}");
+	} else if (all_of(s, n, isdigit)) {
+		bw_buf_puts(out, "{n}");
 	} else if (n >= 16 && digit && alpha && all_of(s, n, is_tokenchar)) {
 		bw_buf_puts(out, "{tok}");
 	} else {

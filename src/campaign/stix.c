@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/intel.h"
 #include "bulwark/report.h"
 #include "campaign/campaign.h"
 
@@ -117,6 +118,7 @@ typedef struct exporter {
 	const struct tlp *tlp;
 	json_t *markings;       /* object_marking_refs */
 	sqlite3_stmt *summary, *reasons, *sighting, *recipients, *attack;
+	sqlite3 *intel;         /* read-only, for technique names; or NULL */
 } exporter;
 
 static void add_object(exporter *x, json_t *o)
@@ -180,6 +182,8 @@ static void add_fixed_objects(exporter *x)
 		json_object_set_new(id, "sectors", json_pack("[s]", cfg->institution_sector));
 	if (cfg->institution_contact)
 		json_object_set_new(id, "contact_information", json_string(cfg->institution_contact));
+	x->markings = json_pack("[s]", x->tlp->id);
+	json_object_set(id, "object_marking_refs", x->markings);
 	add_object(x, id);
 
 	/* The marking names the official TLP 2.0 extension definition by id, as
@@ -196,7 +200,56 @@ static void add_fixed_objects(exporter *x)
 			    json_pack("{s:{s:s,s:s}}", TLP2_EXTENSION, "extension_type", "property-extension",
 				      "tlp_2_0", x->tlp->level));
 	add_object(x, m);
-	x->markings = json_pack("[s]", x->tlp->id);
+}
+
+/* Names of the techniques our detectors report, for when the intel
+ * database (which has them all) is not there. */
+static const struct {
+	const char *id, *name;
+} technique_names[] = {
+	{"T1027", "Obfuscated Files or Information"},
+	{"T1027.001", "Obfuscated Files or Information: Binary Padding"},
+	{"T1027.009", "Obfuscated Files or Information: Embedded Payloads"},
+	{"T1027.013", "Obfuscated Files or Information: Encrypted/Encoded File"},
+	{"T1036", "Masquerading"},
+	{"T1036.002", "Masquerading: Right-to-Left Override"},
+	{"T1036.007", "Masquerading: Double File Extension"},
+	{"T1036.008", "Masquerading: Masquerade File Type"},
+	{"T1059", "Command and Scripting Interpreter"},
+	{"T1059.005", "Command and Scripting Interpreter: Visual Basic"},
+	{"T1059.007", "Command and Scripting Interpreter: JavaScript"},
+	{"T1203", "Exploitation for Client Execution"},
+	{"T1204.002", "User Execution: Malicious File"},
+	{"T1218.001", "System Binary Proxy Execution: Compiled HTML File"},
+	{"T1218.005", "System Binary Proxy Execution: Mshta"},
+	{"T1218.007", "System Binary Proxy Execution: Msiexec"},
+	{"T1553.005", "Subvert Trust Controls: Mark-of-the-Web Bypass"},
+	{"T1566", "Phishing"},
+	{"T1566.001", "Phishing: Spearphishing Attachment"},
+	{"T1566.002", "Phishing: Spearphishing Link"},
+	{"T1585.002", "Establish Accounts: Email Accounts"},
+	{"T1598.003", "Phishing for Information: Spearphishing Link"},
+	{"T1656", "Impersonation"},
+	{"T1672", "Email Spoofing"},
+};
+
+/* The technique's name from the intel database when it has it, else the
+ * built-in one, else the id. malloc'd. */
+static char *technique_name(sqlite3 *intel, const char *t)
+{
+	sqlite3_stmt *st;
+	char *name = NULL;
+	if (intel && sqlite3_prepare_v2(intel, "SELECT name FROM technique WHERE external_id=? LIMIT 1", -1, &st,
+					NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			name = bw_xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; !name && i < sizeof technique_names / sizeof technique_names[0]; i++)
+		if (strcmp(technique_names[i].id, t) == 0)
+			name = bw_xstrdup(technique_names[i].name);
+	return name ? name : bw_xstrdup(t);
 }
 
 static int export_campaign(exporter *x, const char *cid, char **error)
@@ -294,7 +347,9 @@ static int export_campaign(exporter *x, const char *cid, char **error)
 		bw_buf_printf(&key, "attack-pattern|%s|%s", x->identity, t);
 		char *ap_id = stix_id("attack-pattern", bulwark_ns, key.data);
 		json_t *ap = sdo(x, "attack-pattern", ap_id, first, last);
-		json_object_set_new(ap, "name", json_string(t));
+		char *tname = technique_name(x->intel, t);
+		json_object_set_new(ap, "name", json_string(tname));
+		free(tname);
 		bw_buf url = {0};
 		bw_buf_puts(&url, "https://attack.mitre.org/techniques/");
 		for (const char *p = t; *p; p++) /* T1566.002 -> T1566/002 */
@@ -327,6 +382,7 @@ static int export_campaign(exporter *x, const char *cid, char **error)
 			json_object_set_new(e, "spec_version", json_string("2.1"));
 			json_object_set_new(e, "id", json_string(eid));
 			json_object_set_new(e, "value", json_string(addr));
+			json_object_set(e, "object_marking_refs", x->markings);
 			add_object(x, e);
 			json_array_append_new(refs, json_string(eid));
 			free(eid);
@@ -370,6 +426,12 @@ int bw_export_stix(bw_store *s, const bw_config *cfg, const char *campaign, long
 		*error = bw_xstrdup("[export] tlp is not a TLP 2.0 level");
 		goto out;
 	}
+	char *intel = cfg->intel_db ? bw_xstrdup(cfg->intel_db) : bw_intel_default_path();
+	if (sqlite3_open_v2(intel, &x.intel, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		sqlite3_close(x.intel);
+		x.intel = NULL;
+	}
+	free(intel);
 	if (sqlite3_prepare_v2(x.db,
 			       "SELECT count(*), min(m.seen), max(m.seen), sum(m.verdict <> 'clean') FROM campaign_member cm"
 			       " JOIN message m ON m.id = cm.message WHERE cm.campaign = ?", -1, &x.summary, NULL) ||
@@ -433,5 +495,6 @@ out:
 	json_decref(x.markings);
 	g_hash_table_destroy(x.ids);
 	free(x.identity);
+	sqlite3_close(x.intel);
 	return rc;
 }

@@ -71,6 +71,34 @@ static int prepare(bw_store *s, sqlite3_stmt **st, const char *sql, char **error
 	return 0;
 }
 
+static int prepare_all(bw_store *s, char **error)
+{
+	return prepare(s, &s->find_msg, "SELECT id FROM message WHERE message_id=? AND body_hash=?", error) ||
+	       prepare(s, &s->add_msg,
+		       "INSERT INTO message(message_id, body_hash, date, seen, scanned_at, source, from_addr,"
+		       " from_name, return_path, subject, score, verdict, sim_subject, sim_body, sim_html, body)"
+		       " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", error) ||
+	       prepare(s, &s->add_rcpt, "INSERT OR IGNORE INTO recipient(message, key, address) VALUES(?,?,?)", error) ||
+	       prepare(s, &s->add_finding,
+		       "INSERT INTO finding(message, id, severity, score, attack) VALUES(?,?,?,?,?)", error) ||
+	       prepare(s, &s->find_feature, "SELECT id FROM feature WHERE kind=? AND value=?", error) ||
+	       prepare(s, &s->add_feature, "INSERT INTO feature(kind, value) VALUES(?,?)", error) ||
+	       prepare(s, &s->add_msg_feature,
+		       "INSERT OR IGNORE INTO message_feature(feature, message) VALUES(?,?)", error);
+}
+
+static bw_store *open_db(const char *path, int flags, char **error)
+{
+	bw_store *s = bw_xcalloc(1, sizeof *s);
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		*error = bw_xasprintf("store: %s: %s", path, sqlite3_errmsg(s->db));
+		bw_store_close(s);
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	return s;
+}
+
 bw_store *bw_store_open(const char *path, char **error)
 {
 	char *dir = g_path_get_dirname(path);
@@ -80,13 +108,9 @@ bw_store *bw_store_open(const char *path, char **error)
 		return NULL;
 	}
 	g_free(dir);
-	bw_store *s = bw_xcalloc(1, sizeof *s);
-	if (sqlite3_open(path, &s->db) != SQLITE_OK) {
-		*error = bw_xasprintf("store: %s: %s", path, sqlite3_errmsg(s->db));
-		bw_store_close(s);
+	bw_store *s = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, error);
+	if (!s)
 		return NULL;
-	}
-	sqlite3_busy_timeout(s->db, 10000);
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		*error = bw_xasprintf("store: %s: %s", path, msg ? msg : "cannot create the schema");
@@ -94,18 +118,40 @@ bw_store *bw_store_open(const char *path, char **error)
 		bw_store_close(s);
 		return NULL;
 	}
-	if (prepare(s, &s->find_msg, "SELECT id FROM message WHERE message_id=? AND body_hash=?", error) ||
-	    prepare(s, &s->add_msg,
-		    "INSERT INTO message(message_id, body_hash, date, seen, scanned_at, source, from_addr,"
-		    " from_name, return_path, subject, score, verdict, sim_subject, sim_body, sim_html, body)"
-		    " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", error) ||
-	    prepare(s, &s->add_rcpt, "INSERT OR IGNORE INTO recipient(message, key, address) VALUES(?,?,?)", error) ||
-	    prepare(s, &s->add_finding,
-		    "INSERT INTO finding(message, id, severity, score, attack) VALUES(?,?,?,?,?)", error) ||
-	    prepare(s, &s->find_feature, "SELECT id FROM feature WHERE kind=? AND value=?", error) ||
-	    prepare(s, &s->add_feature, "INSERT INTO feature(kind, value) VALUES(?,?)", error) ||
-	    prepare(s, &s->add_msg_feature,
-		    "INSERT OR IGNORE INTO message_feature(feature, message) VALUES(?,?)", error)) {
+	if (prepare_all(s, error)) {
+		bw_store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* The tables every store has: anything else is some other SQLite file. */
+static const char store_tables[] =
+	"SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN ('message', 'recipient', 'finding',"
+	" 'feature', 'message_feature', 'campaign', 'campaign_member', 'campaign_alias', 'campaign_reason')";
+#define NSTORE_TABLES 9
+
+bw_store *bw_store_open_existing(const char *path, bool writable, char **error)
+{
+	if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+		*error = bw_xasprintf("store: %s does not exist (scan with --store %s first)", path, path);
+		return NULL;
+	}
+	bw_store *s = open_db(path, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, error);
+	if (!s)
+		return NULL;
+	sqlite3_stmt *st = NULL;
+	int tables = -1;
+	if (sqlite3_prepare_v2(s->db, store_tables, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		tables = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (tables != NSTORE_TABLES) {
+		*error = tables < 0 ? bw_xasprintf("store: %s is not a Bulwark store: %s", path, sqlite3_errmsg(s->db))
+				    : bw_xasprintf("store: %s is not a Bulwark store (it lacks the store's tables)", path);
+		bw_store_close(s);
+		return NULL;
+	}
+	if (prepare_all(s, error)) {
 		bw_store_close(s);
 		return NULL;
 	}

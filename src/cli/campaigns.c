@@ -1,5 +1,6 @@
 /* bulwark campaigns, attribute and export: the commands that read the scan
  * store (docs/campaigns.md). */
+#include <errno.h>
 #include <getopt.h>
 #include <glib.h>
 #include <stdio.h>
@@ -17,13 +18,15 @@ typedef struct store_cmd {
 	bool json;
 } store_cmd;
 
-static int open_store(store_cmd *sc, const char *config, const char *path)
+/* The store must exist and be one: a mistyped path is an error, not an
+ * empty store. Only grouping writes (campaign ids). */
+static int open_store(store_cmd *sc, const char *config, const char *path, bool writable)
 {
 	if (cli_load_config(&sc->cfg, config) < 0)
 		return -1;
 	char *p = path ? bw_xstrdup(path) : sc->cfg.store_db ? bw_xstrdup(sc->cfg.store_db) : bw_store_default_path();
 	char *err = NULL;
-	sc->store = bw_store_open(p, &err);
+	sc->store = bw_store_open_existing(p, writable, &err);
 	free(p);
 	if (!sc->store) {
 		fprintf(stderr, "bulwark: %s\n", err);
@@ -54,10 +57,11 @@ int cmd_campaigns(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"min-messages", required_argument, NULL, 'm'},
 		{"features", required_argument, NULL, 'f'},
+		{"show", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *store = NULL, *config = NULL;
+	const char *store = NULL, *config = NULL, *show = NULL;
 	store_cmd sc = {0};
 	bw_campaign_options o;
 	bw_campaign_options_default(&o);
@@ -67,11 +71,23 @@ int cmd_campaigns(int argc, char **argv)
 		case 's': store = optarg; break;
 		case 'c': config = optarg; break;
 		case 'j': sc.json = true; break;
-		case 'm': o.min_messages = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'm': {
+			char *end = NULL;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[strspn(optarg, " \t")] == '-' || v > 1000000000ul) {
+				fprintf(stderr, "bulwark campaigns: --min-messages \"%s\" is not a number of messages\n",
+					optarg);
+				return EXIT_ERROR;
+			}
+			o.min_messages = (unsigned)v;
+			break;
+		}
 		case 'f': o.features = optarg; break;
+		case 'S': show = optarg; break;
 		case 'h':
 			puts("usage: bulwark campaigns [--store DB] [--config FILE] [--json] [--min-messages N]\n"
-			     "                         [--features KIND,...]");
+			     "                         [--features KIND,...] [--show CAMPAIGN]");
 			return EXIT_CLEAN;
 		default: return EXIT_ERROR;
 		}
@@ -80,11 +96,14 @@ int cmd_campaigns(int argc, char **argv)
 		fprintf(stderr, "bulwark campaigns: unexpected argument \"%s\"\n", argv[optind]);
 		return EXIT_ERROR;
 	}
-	if (open_store(&sc, config, store) < 0)
+	if (open_store(&sc, config, store, !show) < 0)
 		return EXIT_ERROR;
 	o.shared_file = sc.cfg.campaign_shared_file;
 	char *err = NULL;
-	bw_campaigns_run(sc.store, &o, sc.json, stdout, &err);
+	if (show)
+		bw_campaign_members(sc.store, show, sc.json, stdout, &err);
+	else
+		bw_campaigns_run(sc.store, &o, sc.json, stdout, &err);
 	return close_store(&sc, EXIT_CLEAN, err);
 }
 
@@ -117,7 +136,7 @@ int cmd_attribute(int argc, char **argv)
 		fputs("usage: bulwark attribute CAMPAIGN [--store DB] [--db INTEL_DB] [--json]\n", stderr);
 		return EXIT_ERROR;
 	}
-	if (open_store(&sc, config, store) < 0)
+	if (open_store(&sc, config, store, false) < 0)
 		return EXIT_ERROR;
 	char *intel_path = intel ? bw_xstrdup(intel) : bw_intel_default_path();
 	char *err = NULL;
@@ -177,7 +196,7 @@ int cmd_export(int argc, char **argv)
 		fprintf(stderr, "bulwark export: --since \"%s\" is not a date (YYYY-MM-DD)\n", since);
 		return EXIT_ERROR;
 	}
-	if (open_store(&sc, config, store) < 0)
+	if (open_store(&sc, config, store, false) < 0)
 		return EXIT_ERROR;
 	char *err = NULL;
 	bw_export_stix(sc.store, &sc.cfg, campaign, since_t, stdout, &err);

@@ -486,6 +486,7 @@ static void refs_add(bw_intel_refs *r, const char *stix_id, const char *name, co
 
 typedef struct related {
 	bw_intel_refs sets, campaigns, malware, techniques;
+	bw_intel_refs direct; /* sets related to the indicator itself */
 } related;
 
 static void add_techniques_of_set(bw_intel *in, related *r, const char *set)
@@ -541,6 +542,7 @@ static void load_related(bw_intel *in, const char *stix_id, related *r)
 	refs_clear(&r->campaigns);
 	refs_clear(&r->malware);
 	refs_clear(&r->techniques);
+	refs_clear(&r->direct);
 	if (!stix_id)
 		return;
 	bw_strvec targets = {0};
@@ -555,6 +557,7 @@ static void load_related(bw_intel *in, const char *stix_id, related *r)
 		const char *t = targets.v[i];
 		if (strncmp(t, "intrusion-set--", 15) == 0) {
 			add_set(in, r, t);
+			refs_add(&r->direct, t, NULL, NULL);
 		} else if (strncmp(t, "attack-pattern--", 16) == 0) {
 			st = intel_run(in, &rc, "SELECT name, external_id FROM technique WHERE stix_id = ?", "s", t);
 			if (st && rc == SQLITE_ROW)
@@ -589,8 +592,8 @@ static void load_related(bw_intel *in, const char *stix_id, related *r)
 
 static void related_free(related *r)
 {
-	bw_intel_refs *all[] = {&r->sets, &r->campaigns, &r->malware, &r->techniques};
-	for (size_t i = 0; i < 4; i++) {
+	bw_intel_refs *all[] = {&r->sets, &r->campaigns, &r->malware, &r->techniques, &r->direct};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
 		refs_clear(all[i]);
 		free(all[i]->v);
 	}
@@ -669,6 +672,7 @@ int bw_intel_match(bw_intel *in, bw_obs_type type, const char *value, time_t now
 		h.campaigns = &rel.campaigns;
 		h.malware = &rel.malware;
 		h.techniques = &rel.techniques;
+		h.direct_sets = &rel.direct;
 		fn(&h, arg);
 		hits++;
 		for (int c = 0; c < 8; c++)

@@ -130,6 +130,47 @@ class Campaigns(unittest.TestCase):
         text = run("campaigns", "--store", self.store).stdout.decode()
         self.assertIn("same Return-Path domain (4 messages)", text)
 
+    def test_show_members(self):
+        cid = self.by_size[4]["id"]
+        report = json.loads(run("campaigns", "--store", self.store, "--show", cid, "--json").stdout)
+        self.assertEqual(report["campaign"], cid)
+        self.assertEqual(report["count"], 4)
+        self.assertEqual(sorted(m["message_id"] for m in report["messages"]),
+                         [f"x{i}@evil-sender.example" for i in range(4)])
+        text = run("campaigns", "--store", self.store, "--show", cid).stdout.decode()
+        self.assertIn("x3@evil-sender.example", text)
+        self.assertIn("4 messages", text)
+        p = run("campaigns", "--store", self.store, "--show", "c-nosuchcampaign", check=False)
+        self.assertEqual(p.returncode, 2)
+
+    def test_read_commands_need_a_store(self):
+        missing = os.path.join(self.tmp.name, "no-such-store.db")
+        other = os.path.join(self.tmp.name, "other.db")
+        with sqlite3.connect(other) as c:
+            c.execute("CREATE TABLE t(x)")
+        for path in (missing, other):
+            for args in (["campaigns"], ["attribute", "c-x"], ["export", "--stix", "--since", "2024-01-01"]):
+                p = run(*args, "--store", path, check=False)
+                self.assertEqual(p.returncode, 2, (args, path))
+                self.assertIn("does not exist" if path == missing else "not a Bulwark store", p.stderr.decode())
+        self.assertFalse(os.path.exists(missing))
+        with sqlite3.connect(other) as c:
+            self.assertEqual([r[0] for r in c.execute("SELECT name FROM sqlite_master")], ["t"])
+
+    def test_option_validation(self):
+        p = run("campaigns", "--store", self.store, "--features", "return-path-domain,bogus", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('"bogus"', p.stderr.decode())
+        self.assertIn("body-simhash", p.stderr.decode())
+        for bad in ("-5", "many", "3x", ""):
+            p = run("campaigns", "--store", self.store, "--min-messages", bad, check=False)
+            self.assertEqual(p.returncode, 2, bad)
+        copy = os.path.join(self.tmp.name, "copy.db")  # regrouping rewrites the reasons
+        with sqlite3.connect(self.store) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)
+        p = run("campaigns", "--store", copy, "--min-messages", "4", "--json", "--features", "relay-net")
+        self.assertEqual(json.loads(p.stdout)["campaign_count"], 1)
+
     def export(self, *extra, store=None, config=None):
         p = run("export", "--stix", "--store", store or self.store, "--config", config or self.config, *extra)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -152,6 +193,14 @@ class Campaigns(unittest.TestCase):
                     break
         self.assertEqual(len(types["campaign"]), 2)
         self.assertEqual([i["name"] for i in types["identity"]], ["Example Parliament"])
+        marking = types["marking-definition"][0]["id"]
+        for o in bundle["objects"]:
+            if o["type"] != "marking-definition":
+                self.assertEqual(o.get("object_marking_refs"), [marking], o["id"])
+        for ap in types.get("attack-pattern", []):
+            ext = ap["external_references"][0]["external_id"]
+            self.assertNotEqual(ap["name"], ext)
+            self.assertRegex(ext, r"^T\d{4}")
         self.assertEqual(types["marking-definition"][0]["id"],
                          "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb")
         patterns = {i["pattern"] for i in types["indicator"]}
@@ -230,6 +279,39 @@ class Campaigns(unittest.TestCase):
         alpha = report["candidates"][0]
         self.assertEqual(alpha["score"], 30.0)  # three indicators, each weighed once
         self.assertEqual(len(alpha["evidence"]["indicators"]), 5)  # every observable that matched is listed
+
+    def test_attribution_indirect_is_infrastructure(self):
+        """An indicator of a malware family that three sets use is
+        infrastructure overlap shared among them, not an indicator of each."""
+        def obj(t, n, **kw):
+            return {"type": t, "spec_version": "2.1", "id": f"{t}--{n}", "created": "2023-01-01T00:00:00.000Z",
+                    "modified": "2023-01-01T00:00:00.000Z", **kw}
+        uid = lambda n: f"00000000-0000-4000-8000-{n:012d}"
+        malware = obj("malware", uid(900), name="Generic Loader", is_family=True)
+        objects = [malware, obj("indicator", uid(901), pattern="[domain-name:value = 'evil-landing.example']",
+                                pattern_type="stix", valid_from="2023-01-01T00:00:00Z"),
+                   obj("relationship", uid(902), relationship_type="indicates", source_ref=f"indicator--{uid(901)}",
+                       target_ref=malware["id"])]
+        for k in range(3):
+            objects.append(obj("intrusion-set", uid(910 + k), name=f"Loader User {k}"))
+            objects.append(obj("relationship", uid(920 + k), relationship_type="uses",
+                               source_ref=f"intrusion-set--{uid(910 + k)}", target_ref=malware["id"]))
+        path = os.path.join(self.tmp.name, "indirect.json")
+        with open(path, "w") as f:
+            json.dump({"type": "bundle", "id": "bundle--" + uid(903), "objects": objects}, f)
+        db = os.path.join(self.tmp.name, "indirect.db")
+        p = run("intel", "import", "--db", db, path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        report = json.loads(run("attribute", self.by_size[4]["id"], "--store", self.store, "--db", db,
+                                "--json").stdout)
+        users = [c for c in report["candidates"] if c["name"].startswith("Loader User")]
+        self.assertEqual(len(users), 3)
+        for c in users:
+            self.assertEqual(c["evidence"]["indicators"], [])
+            self.assertEqual(len(c["evidence"]["infrastructure"]), 1)
+            self.assertAlmostEqual(c["score"], 1.0)
+            self.assertEqual(c["confidence"], "low")
+        self.assertFalse(report["enough_evidence"])
 
     def test_attribution_not_enough_evidence(self):
         db = self.intel_db()

@@ -92,6 +92,13 @@ static void test_url_template(void **state)
 	assert_string_equal(a, b);
 	free(a);
 	free(b);
+	/* a 16-hex id without letters is still {hex}, not {n} */
+	a = bw_url_template("https://trk.example/o/9f86d081884c7d65.gif");
+	b = bw_url_template("https://trk.example/o/3718204955120934.gif");
+	assert_string_equal(a, "trk.example/o/{hex}.gif");
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
 	assert_null(bw_url_template("mailto:someone@example.org"));
 }
 
@@ -256,6 +263,44 @@ static void test_store_is_idempotent(void **state)
 	test_remove_db(path);
 }
 
+/* Stores raw mail, returning bw_store_add's result. */
+static int add_raw(bw_store *s, const char *raw)
+{
+	bw_message m = {0};
+	bw_engine_scan(eng, &m, "test", raw, strlen(raw));
+	char *err = NULL;
+	int rc = bw_store_add(s, &m, &eng->cfg, &err);
+	if (rc < 0)
+		fail_msg("%s", err);
+	bw_message_free(&m);
+	return rc;
+}
+
+/* The body hash covers the text itself: the parse stage hashes only
+ * attachments, and a hash of empty digests made every message with one
+ * Message-ID (or none) the same message. */
+static void test_body_hash_covers_text(void **state)
+{
+	char *path = test_temp_db("bw-test-campaign"), *err = NULL;
+	bw_store *s = bw_store_open(path, &err);
+	assert_non_null(s);
+	const char *same_id = "From: <a@x.example>\r\nMessage-ID: <same@x>\r\nSubject: s\r\n\r\n";
+	const char *no_id = "From: <a@x.example>\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n";
+	char raw[512];
+	snprintf(raw, sizeof raw, "%sfirst body\r\n", same_id);
+	assert_int_equal(add_raw(s, raw), 1);
+	snprintf(raw, sizeof raw, "%ssecond body\r\n", same_id);
+	assert_int_equal(add_raw(s, raw), 1);
+	assert_int_equal(add_raw(s, raw), 0);
+	snprintf(raw, sizeof raw, "%s<p>first html</p>\r\n", no_id);
+	assert_int_equal(add_raw(s, raw), 1);
+	snprintf(raw, sizeof raw, "%s<p>second html</p>\r\n", no_id);
+	assert_int_equal(add_raw(s, raw), 1);
+	assert_int_equal(add_raw(s, raw), 0);
+	bw_store_close(s);
+	test_remove_db(path);
+}
+
 static void test_grouping(void **state)
 {
 	char *path = test_temp_db("bw-test-campaign"), *err = NULL;
@@ -323,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_url_template),
 		cmocka_unit_test(test_first_external_relay),
 		cmocka_unit_test(test_store_is_idempotent),
+		cmocka_unit_test(test_body_hash_covers_text),
 		cmocka_unit_test(test_grouping),
 		cmocka_unit_test(test_two_batches_equal_one),
 	};

@@ -112,6 +112,7 @@ typedef struct bw_intel_summary {
 	size_t aliases_merged;    /* aliases added from MISP galaxies */
 	size_t unsupported;       /* patterns, attribute types or entries we cannot evaluate */
 	bw_strvec unsupported_list; /* "indicator--...: why" (the first 1000) */
+	bw_strvec unknown_actors;   /* "event UUID: NAME": a threat actor no intrusion set goes by (yet) */
 } bw_intel_summary;
 
 void bw_intel_summary_free(bw_intel_summary *s);

@@ -59,6 +59,8 @@ static void print_summary(const char *file, const bw_intel_summary *s)
 		       s->relationships);
 	if (s->aliases_merged)
 		printf("  %zu aliases merged from MISP galaxies\n", s->aliases_merged);
+	for (size_t i = 0; i < s->unknown_actors.n; i++)
+		printf("  no intrusion set (yet) goes by the threat actor of %s\n", s->unknown_actors.v[i]);
 	for (size_t i = 0; i < s->unsupported_list.n; i++)
 		printf("  unsupported: %s\n", s->unsupported_list.v[i]);
 	if (s->unsupported > s->unsupported_list.n)

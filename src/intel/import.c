@@ -185,11 +185,14 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 		free(*error);
 		*error = msg;
 	}
+	if (rc == 0)
+		rc = intel_link_actors(in, error);
 	if (rc == 0 && intel_exec(in, "COMMIT", "") < 0)
 		rc = intel_error(in, error);
 	if (rc < 0) {
 		intel_exec(in, "ROLLBACK", "");
 		bw_strvec_free(&sum->unsupported_list);
+		bw_strvec_free(&sum->unknown_actors);
 		const char *format = sum->format;
 		memset(sum, 0, sizeof *sum);
 		sum->format = format;

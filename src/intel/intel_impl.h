@@ -73,6 +73,9 @@ int intel_import_list(bw_intel *in, const char *path, const char *source, bw_int
  * ours ("ipv4"). IPs are typed by their form. Returns how many. */
 size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type out_types[2],
 			  char *out_values[2]);
+/* Resolves the threat actor names stored with MISP indicators into
+ * 'indicates' relationships to the intrusion sets now known. */
+int intel_link_actors(bw_intel *in, char **error);
 /* jansson's load with the file and line/column in the error. */
 json_t *intel_load_json(const char *path, char **error);
 

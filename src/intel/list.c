@@ -87,8 +87,11 @@ static int add_value(list_ctx *c, size_t lineno, const char *type_name, const ch
 					  bw_obs_type_name(types[i]));
 		} else if (rc == 0) {
 			/* a synthetic id: the same value from the same source is the
-			 * same indicator on re-import */
-			char *id = g_strdup_printf("list:%s:%s:%s", c->source, bw_obs_type_name(types[i]), norm);
+			 * same indicator on re-import; a CIDR's prefix is part of
+			 * the value (10.0.0.0/8 and 10.0.0.0/24 differ) */
+			char *id = prefix >= 0 ? g_strdup_printf("list:%s:%s:%s/%d", c->source, bw_obs_type_name(types[i]),
+								 norm, prefix)
+					       : g_strdup_printf("list:%s:%s:%s", c->source, bw_obs_type_name(types[i]), norm);
 			intel_indicator ind = {.stix_id = id, .modified = "", .source = c->source};
 			int64_t row = intel_add_indicator(c->in, &ind, c->sum);
 			rc = row < 0 ? -1 : row == 0 ? 0

@@ -163,6 +163,14 @@ static void test_pattern_unsupported(void **state)
 	p = parse_ok("[network-traffic:dst_port > 1024 AND file:size <= 10]");
 	assert_int_equal(p.n, 0);
 	bw_pattern_free(&p);
+
+	/* every distinct construct is named, not only the first */
+	p = parse_ok("[domain-name:value LIKE '%.bad'] OR [process:name = 'x.exe'] OR "
+		     "[domain-name:value = 'partial-test.example'] OR [domain-name:value LIKE '%.worse']");
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.dropped, 3);
+	assert_string_equal(p.unsupported, "domain-name:value LIKE; process:name =");
+	bw_pattern_free(&p);
 }
 
 static void test_pattern_malformed(void **state)
@@ -515,6 +523,88 @@ static void test_import_misp_lists_galaxy(void **state)
 	g_free(db);
 }
 
+/* Two CIDRs with the same network address are two indicators: the prefix
+ * is part of the list's synthesized id. */
+static void test_list_cidr_ids(void **state)
+{
+	char *db = db_path("cidr.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *f = write_file("cidr2.txt", "198.19.0.0/24\n198.19.0.0/16\n198.19.0.0\n");
+	import_ok(in, f, &sum);
+	assert_int_equal(sum.indicators, 3);
+	assert_int_equal(sum.observables, 3);
+	assert_int_equal(sum.duplicates, 0);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.7.7").n, 1);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.0.7").n, 2);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.0.0").n, 3);
+	import_ok(in, f, &sum);
+	assert_int_equal(sum.indicators, 0);
+	assert_int_equal(sum.duplicates, 3);
+	bw_intel_summary_free(&sum);
+	bw_intel_close(in);
+	g_free(f);
+	g_free(db);
+}
+
+/* Galaxy tags link MISP attributes to intrusion sets, and the link is
+ * made whichever comes first: the event or the intrusion sets. */
+static void test_misp_actor_tags_any_order(void **state)
+{
+	char *db = db_path("actors.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *ev = write_file("actor-event.json",
+			      "{\"Event\": {\"uuid\": \"e-actor\", \"info\": \"Router wave\","
+			      " \"Tag\": [{\"name\": \"misp-galaxy:threat-actor=\\\"Foo Panda\\\"\"},"
+			      "  {\"name\": \"misp-galaxy:threat-actor=\\\"Nobody Known\\\"\"}],"
+			      " \"Attribute\": ["
+			      "  {\"uuid\": \"t1\", \"type\": \"ip-dst\", \"value\": \"203.0.113.31\", \"to_ids\": true,"
+			      "   \"timestamp\": \"1700000000\"},"
+			      "  {\"uuid\": \"t2\", \"type\": \"domain\", \"value\": \"g-tag.example\", \"to_ids\": true,"
+			      "   \"timestamp\": \"1700000000\","
+			      "   \"Tag\": [{\"name\": \"misp-galaxy:mitre-intrusion-set=\\\"Other Set - G9998\\\"\"}]}]}}");
+	/* the event first: nothing to link to yet, both names listed */
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.indicators, 2);
+	assert_int_equal(sum.unknown_actors.n, 2);
+	assert_non_null(strstr(sum.unknown_actors.v[0], "Foo Panda"));
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 0);
+
+	/* then the intrusion sets: Foo Panda is an alias of Example Set, the
+	 * attribute's own tag names another set by its ATT&CK id */
+	char *b = write_file("actor-bundle.json",
+			     "{\"type\": \"bundle\", \"id\": \"bundle--a\", \"objects\": ["
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--1\", \"name\": \"Example Set\","
+			     "  \"aliases\": [\"Foo Panda\"]},"
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--2\", \"name\": \"Second Set\","
+			     "  \"external_references\": [{\"source_name\": \"mitre-attack\", \"external_id\": \"G9998\"}]}]}");
+	import_ok(in, b, &sum);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 1);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "g-tag.example").sets, 2);
+
+	/* the other order, in a fresh database */
+	bw_intel_close(in);
+	g_free(db);
+	db = db_path("actors2.db");
+	in = open_db(db);
+	import_ok(in, b, &sum);
+	bw_intel_summary_free(&sum);
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.unknown_actors.n, 1);
+	assert_non_null(strstr(sum.unknown_actors.v[0], "Nobody Known"));
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 1);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "g-tag.example").sets, 2);
+	bw_intel_close(in);
+	g_free(b);
+	g_free(ev);
+	g_free(db);
+}
+
 /* ---- the detector ---- */
 
 static bw_engine *engine_for(const char *db)
@@ -637,6 +727,8 @@ int main(void)
 		cmocka_unit_test(test_import_malformed_imports_nothing),
 		cmocka_unit_test(test_import_misp_lists_galaxy),
 		cmocka_unit_test(test_detector),
+		cmocka_unit_test(test_list_cidr_ids),
+		cmocka_unit_test(test_misp_actor_tags_any_order),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

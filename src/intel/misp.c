@@ -14,7 +14,9 @@ static const char *str(const json_t *o, const char *key)
 }
 
 /* MISP attribute type -> observable type; for composite types ("a|b") which
- * half is the observable: 0 first, 1 second, 2 both. */
+ * half is the observable: 0 first, 1 second, 2 both, 3 both together (an
+ * AND group: the file name and the hash describe the same file, as MISP
+ * writes them to STIX: [file:name = .. AND file:hashes.MD5 = ..]). */
 static const struct { const char *misp; bw_obs_type type, second; int half; } misp_types[] = {
 	{"domain", BW_OBS_DOMAIN, BW_OBS_NONE, 0},
 	{"hostname", BW_OBS_DOMAIN, BW_OBS_NONE, 0},
@@ -36,15 +38,15 @@ static const struct { const char *misp; bw_obs_type type, second; int half; } mi
 	{"sha1", BW_OBS_SHA1, BW_OBS_NONE, 0},
 	{"sha256", BW_OBS_SHA256, BW_OBS_NONE, 0},
 	{"filename", BW_OBS_FILENAME, BW_OBS_NONE, 0},
-	{"filename|md5", BW_OBS_NONE, BW_OBS_MD5, 1},
-	{"filename|sha1", BW_OBS_NONE, BW_OBS_SHA1, 1},
-	{"filename|sha256", BW_OBS_NONE, BW_OBS_SHA256, 1},
+	{"filename|md5", BW_OBS_FILENAME, BW_OBS_MD5, 3},
+	{"filename|sha1", BW_OBS_FILENAME, BW_OBS_SHA1, 3},
+	{"filename|sha256", BW_OBS_FILENAME, BW_OBS_SHA256, 3},
 };
 
 /* The observables of a MISP (or list) value of type_name, which may also
  * be one of ours ("ipv4", "email-subject"). IPs are typed by their form. */
 size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type out_types[2],
-			  char *out_values[2])
+			  char *out_values[2], bool *together)
 {
 	bw_obs_type t = bw_obs_type_from_name(type_name), second = BW_OBS_NONE;
 	int half = 0;
@@ -54,6 +56,7 @@ size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type 
 			second = misp_types[i].second;
 			half = misp_types[i].half;
 		}
+	*together = half == 3;
 	if (t == BW_OBS_NONE && second == BW_OBS_NONE)
 		return 0;
 	const char *bar = strchr(type_name, '|') ? strchr(value, '|') : NULL;
@@ -62,7 +65,7 @@ size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type 
 	bw_obs_type types[2] = {t, second};
 	size_t n = 0;
 	for (int i = 0; i < 2; i++) {
-		if (!parts[i] || types[i] == BW_OBS_NONE || (half != 2 && half != i)) {
+		if (!parts[i] || types[i] == BW_OBS_NONE || (half < 2 && half != i)) {
 			free(parts[i]);
 			continue;
 		}
@@ -210,7 +213,8 @@ static int import_attribute(misp_event *e, const json_t *a)
 	}
 	bw_obs_type types[2];
 	char *values[2];
-	size_t n = intel_typed_values(type, value, types, values);
+	bool together;
+	size_t n = intel_typed_values(type, value, types, values, &together);
 	if (n == 0) {
 		gpointer c = g_hash_table_lookup(e->skipped, type);
 		g_hash_table_insert(e->skipped, (char *)type, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(c) + 1));
@@ -225,14 +229,22 @@ static int import_attribute(misp_event *e, const json_t *a)
 	};
 	int64_t row = intel_add_indicator(e->in, &ind, e->sum);
 	int rc = row < 0 ? -1 : 0;
-	for (size_t i = 0; i < n; i++) {
-		int prefix;
-		char *norm = row > 0 ? bw_obs_normalise(types[i], values[i], &prefix) : NULL;
-		if (norm && rc == 0)
-			rc = intel_add_observable(e->in, row, types[i], norm, prefix, 0, e->sum);
-		else if (row > 0)
+	char *norms[2] = {NULL, NULL};
+	int prefix[2];
+	size_t valid = 0;
+	for (size_t i = 0; i < n && row > 0; i++) {
+		norms[i] = bw_obs_normalise(types[i], values[i], &prefix[i]);
+		if (norms[i])
+			valid++;
+		else
 			intel_unsupported(e->sum, "%s: %s value '%s' is not valid", id, type, values[i]);
-		free(norm);
+	}
+	/* half an AND group would match on its own: all or nothing */
+	for (size_t i = 0; i < n && rc == 0 && (!together || valid == n); i++)
+		if (norms[i])
+			rc = intel_add_observable(e->in, row, types[i], norms[i], prefix[i], together, e->sum);
+	for (size_t i = 0; i < n; i++) {
+		free(norms[i]);
 		free(values[i]);
 	}
 	/* kept by name (also for a duplicate, so that a database from before

@@ -287,7 +287,7 @@ static char *import_err(bw_intel *in, const char *path)
 typedef struct hits {
 	int n, allow;
 	char last_value[256], last_stix[128], last_tlp[32], last_by[64];
-	size_t sets, techniques;
+	size_t sets, techniques, group; /* group: observables of its AND group (1: none) */
 	char technique[32];
 } hits;
 
@@ -301,6 +301,7 @@ static void collect(const bw_intel_hit *h, void *arg)
 	snprintf(r->last_tlp, sizeof r->last_tlp, "%s", h->tlp ? h->tlp : "");
 	snprintf(r->last_by, sizeof r->last_by, "%s", h->created_by ? h->created_by : "");
 	r->sets = h->intrusion_sets->n;
+	r->group = h->group_size;
 	r->techniques = h->techniques->n;
 	if (h->techniques->n)
 		snprintf(r->technique, sizeof r->technique, "%s", h->techniques->v[0].external_id);
@@ -459,7 +460,7 @@ static void test_import_misp_lists_galaxy(void **state)
 	import_ok(in, feed, &sum);
 	assert_string_equal(sum.format, "misp-feed");
 	assert_int_equal(sum.indicators, 4);
-	assert_int_equal(sum.observables, 4);
+	assert_int_equal(sum.observables, 5); /* filename|md5 gives two */
 	assert_int_equal(sum.unsupported, 2); /* regkey, and one not to_ids */
 	bw_intel_summary_free(&sum);
 	hits r = match(in, BW_OBS_IPV4, "203.0.113.9");
@@ -468,7 +469,13 @@ static void test_import_misp_lists_galaxy(void **state)
 	assert_string_equal(r.last_by, "Partner CERT");
 	assert_int_equal(r.sets, 1); /* through the threat-actor galaxy, by alias */
 	assert_int_equal(match(in, BW_OBS_EMAIL, "phisher@bad.example").n, 1);
-	assert_int_equal(match(in, BW_OBS_MD5, "0123456789ABCDEF0123456789ABCDEF").n, 1);
+	/* filename|md5: the name and the hash of one file, an AND group */
+	r = match(in, BW_OBS_MD5, "0123456789ABCDEF0123456789ABCDEF");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.group, 2);
+	r = match(in, BW_OBS_FILENAME, "INV.DOC");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.group, 2);
 	assert_int_equal(match(in, BW_OBS_URL, "http://bad.example/login").n, 1);
 	assert_int_equal(match(in, BW_OBS_DOMAIN, "context.example").n, 0);
 	import_ok(in, feed, &sum);
@@ -490,11 +497,16 @@ static void test_import_misp_lists_galaxy(void **state)
 	char *csv = write_file("iocs.csv", "# partner list\ntype,value,comment\n"
 					   "ip-dst,192.0.2.200,scanner\nsha256,"
 					   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,dropper\n"
-					   "mutex,xyz,unknown type\n");
+					   "mutex,xyz,unknown type\n"
+					   "filename|sha1,a.scr|0123456789abcdef0123456789abcdef01234567,both\n"
+					   "filename|sha1,b.scr|not-a-hash,neither\n");
 	import_ok(in, csv, &sum);
 	assert_string_equal(sum.format, "list");
-	assert_int_equal(sum.indicators, 2);
-	assert_int_equal(sum.unsupported, 1);
+	assert_int_equal(sum.indicators, 3);
+	assert_int_equal(sum.observables, 4);
+	assert_int_equal(sum.unsupported, 2);
+	assert_int_equal(match(in, BW_OBS_FILENAME, "a.scr").group, 2);
+	assert_int_equal(match(in, BW_OBS_FILENAME, "b.scr").n, 0);
 	bw_intel_summary_free(&sum);
 	char *plain = write_file("plain.txt", "198.18.0.0/15\nwww.Plain.Example\nreport.exe\n"
 					      "x@plain.example\nhttps://plain.example/a\n??\n");

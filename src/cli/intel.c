@@ -204,6 +204,11 @@ int cmd_intel(int argc, char **argv)
 		int blocks = 0;
 		for (int i = 0; i < nargs; i++) {
 			bw_obs_type t = type ? want : bw_obs_detect(args[i]);
+			if (t == BW_OBS_NONE && bw_obs_looks_like_ipv4(args[i])) {
+				fprintf(stderr, "bulwark intel: \"%s\" is not a valid IP address\n", args[i]);
+				status = EXIT_ERROR;
+				continue;
+			}
 			if (t == BW_OBS_NONE) {
 				fprintf(stderr, "bulwark intel: cannot tell what \"%s\" is (give --type)\n", args[i]);
 				status = EXIT_ERROR;

@@ -63,6 +63,7 @@ int intel_import_misp_event(bw_intel *in, const json_t *event, const char *sourc
 			    bw_intel_summary *sum, char **error);
 int intel_import_misp_feed(bw_intel *in, const json_t *manifest, const char *dir, const char *source,
 			   bw_intel_summary *sum, char **error);
+/* source NULL: the warninglist's name. */
 int intel_import_warninglist(bw_intel *in, const json_t *root, const char *source,
 			     bw_intel_summary *sum, char **error);
 int intel_import_galaxy(bw_intel *in, const json_t *root, bw_intel_summary *sum, char **error);

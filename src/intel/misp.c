@@ -364,9 +364,13 @@ int intel_import_warninglist(bw_intel *in, const json_t *root, const char *sourc
 	json_t *ver = json_object_get(root, "version");
 	char *modified = json_is_integer(ver) ? g_strdup_printf("%lld", (long long)json_integer_value(ver))
 					      : g_strdup(json_string_value(ver) ? json_string_value(ver) : "");
-	intel_indicator ind = {.stix_id = id, .modified = modified, .source = source, .name = name, .allow = true};
+	/* every warninglist file is list.json: its name says which it is */
+	intel_indicator ind = {.stix_id = id, .modified = modified, .source = source ? source : name,
+			       .name = name, .allow = true};
 	int64_t row = intel_add_indicator(in, &ind, sum);
 	int rc = row < 0 ? -1 : 0;
+	/* ".google.ad" and "google.ad" are one domain once normalised */
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	size_t i;
 	json_t *v;
 	json_array_foreach(list, i, v) {
@@ -379,12 +383,14 @@ int intel_import_warninglist(bw_intel *in, const json_t *root, const char *sourc
 				: bw_obs_detect(s);
 		int prefix;
 		char *norm = bw_obs_normalise(t, s, &prefix);
-		if (norm)
+		bool fresh = norm && g_hash_table_add(seen, g_strdup_printf("%d %s/%d", (int)t, norm, prefix));
+		if (fresh)
 			rc = intel_add_observable(in, row, t, norm, prefix, 0, sum);
-		else
+		else if (!norm)
 			intel_unsupported(sum, "warninglist %s: entry %zu '%s' not recognised", name, i, s ? s : "?");
 		free(norm);
 	}
+	g_hash_table_destroy(seen);
 	g_free(id);
 	g_free(modified);
 	return rc < 0 ? intel_error(in, error) : 0;

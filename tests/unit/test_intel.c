@@ -288,6 +288,7 @@ typedef struct hits {
 	int n, allow;
 	char last_value[256], last_stix[128], last_tlp[32], last_by[64];
 	size_t sets, techniques, group; /* group: observables of its AND group (1: none) */
+	char last_source[64];
 	char technique[32];
 } hits;
 
@@ -302,6 +303,7 @@ static void collect(const bw_intel_hit *h, void *arg)
 	snprintf(r->last_by, sizeof r->last_by, "%s", h->created_by ? h->created_by : "");
 	r->sets = h->intrusion_sets->n;
 	r->group = h->group_size;
+	snprintf(r->last_source, sizeof r->last_source, "%s", h->source);
 	r->techniques = h->techniques->n;
 	if (h->techniques->n)
 		snprintf(r->technique, sizeof r->technique, "%s", h->techniques->v[0].external_id);
@@ -617,6 +619,56 @@ static void test_misp_actor_tags_any_order(void **state)
 	g_free(db);
 }
 
+/* Warninglists: one observable per normalised value, named by the list's
+ * name; re-importing intrusion sets counts no alias as merged again. */
+static void test_warninglist_and_alias_reimport(void **state)
+{
+	char *db = db_path("wl2.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *wl = write_file("lists/google/list.json",
+			      "{\"name\": \"Google domains\", \"version\": 1, \"type\": \"hostname\","
+			      " \"list\": [\".google.ad\", \"google.ad\", \"GOOGLE.AD.\", \"google.ae\"]}");
+	import_ok(in, wl, &sum);
+	assert_int_equal(sum.observables, 2);
+	bw_intel_summary_free(&sum);
+	hits r = match(in, BW_OBS_DOMAIN, "www.google.ad");
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.last_source, "Google domains"); /* not "list.json" */
+	bw_intel_stats st;
+	char *err = NULL;
+	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
+	assert_int_equal(st.observables, 2);
+
+	/* ATT&CK-like intrusion set with a galaxy beside it */
+	write_file("att/misp-galaxy/threat-actor.json",
+		   "{\"values\": [{\"value\": \"Example Set\", \"meta\": {\"synonyms\": [\"Foo Panda\", \"Bar Bear\"]}}]}");
+	char *b = write_file("att/sets.json",
+			     "{\"type\": \"bundle\", \"id\": \"bundle--s\", \"objects\": ["
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--1\", \"name\": \"Example Set\","
+			     "  \"aliases\": [\"Example Set\", \"EXSET\"]}]}");
+	import_ok(in, b, &sum);
+	assert_int_equal(sum.aliases_merged, 2);
+	bw_intel_summary_free(&sum);
+	import_ok(in, b, &sum);
+	assert_int_equal(sum.aliases_merged, 0); /* nothing changed */
+	bw_intel_summary_free(&sum);
+	/* the merged aliases are still there */
+	char *ev = write_file("bear.json", "{\"Event\": {\"uuid\": \"e-bear\", \"info\": \"x\","
+					   " \"Tag\": [{\"name\": \"misp-galaxy:threat-actor=\\\"Bar Bear\\\"\"}],"
+					   " \"Attribute\": [{\"uuid\": \"bb1\", \"type\": \"domain\","
+					   " \"value\": \"bear.example\", \"to_ids\": true, \"timestamp\": \"1700000000\"}]}}");
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.unknown_actors.n, 0);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "bear.example").sets, 1);
+	bw_intel_close(in);
+	g_free(ev);
+	g_free(b);
+	g_free(wl);
+	g_free(db);
+}
+
 /* ---- the detector ---- */
 
 static bw_engine *engine_for(const char *db)
@@ -741,6 +793,7 @@ int main(void)
 		cmocka_unit_test(test_detector),
 		cmocka_unit_test(test_list_cidr_ids),
 		cmocka_unit_test(test_misp_actor_tags_any_order),
+		cmocka_unit_test(test_warninglist_and_alias_reimport),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -185,6 +185,8 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 		return intel_error(in, error);
 	}
 	int rc = import_path(in, path, source ? source : base, source, galaxy_dir, sum, error);
+	if (rc == 0)
+		rc = intel_link_actors(in, error);
 	if (rc < 0 && *error && strncmp(*error, path, strlen(path)) != 0) {
 		/* importers name the object, line or event file; the file
 		 * given goes in front */
@@ -192,8 +194,6 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 		free(*error);
 		*error = msg;
 	}
-	if (rc == 0)
-		rc = intel_link_actors(in, error);
 	if (rc == 0 && intel_exec(in, "COMMIT", "") < 0)
 		rc = intel_error(in, error);
 	if (rc < 0) {

@@ -35,6 +35,9 @@ bw_obs_type bw_obs_type_from_name(const char *name);
 /* The type a bare value most likely is (a list entry, a lookup argument):
  * IP or CIDR, e-mail address, URL, hash by length, domain; else BW_OBS_NONE. */
 bw_obs_type bw_obs_detect(const char *value);
+/* Digits and dots with three dots or more ("999.1.1.1"): meant as an IPv4
+ * address, so not a file or domain name even when it is not a valid one. */
+bool bw_obs_looks_like_ipv4(const char *value);
 
 /* The stored form of value: domains lower-case IDNA without a final dot, URLs
  * WHATWG-serialized, IPs canonical with CIDRs reduced to their network
@@ -115,6 +118,7 @@ typedef struct bw_intel_summary {
 	size_t aliases_merged;    /* aliases added from MISP galaxies */
 	size_t unsupported;       /* patterns, attribute types or entries we cannot evaluate */
 	bw_strvec unsupported_list; /* "indicator--...: why" (the first 1000) */
+	bw_strvec unknown_actors;   /* "event UUID: NAME": a threat actor no intrusion set goes by (yet) */
 } bw_intel_summary;
 
 void bw_intel_summary_free(bw_intel_summary *s);

@@ -23,7 +23,7 @@ typedef struct bw_pattern {
 	bw_pattern_conj *conj;  /* any may match; only evaluable conjunctions */
 	size_t n;
 	size_t dropped;         /* conjunctions left out: they hold a term we cannot evaluate */
-	char *unsupported;      /* the first reason one was left out, or NULL */
+	char *unsupported;      /* every distinct reason one was left out ("; " between), or NULL */
 } bw_pattern;
 
 /* Limits that keep a hostile pattern from exploding when it is multiplied

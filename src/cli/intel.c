@@ -59,6 +59,8 @@ static void print_summary(const char *file, const bw_intel_summary *s)
 		       s->relationships);
 	if (s->aliases_merged)
 		printf("  %zu aliases merged from MISP galaxies\n", s->aliases_merged);
+	for (size_t i = 0; i < s->unknown_actors.n; i++)
+		printf("  no intrusion set (yet) goes by the threat actor of %s\n", s->unknown_actors.v[i]);
 	for (size_t i = 0; i < s->unsupported_list.n; i++)
 		printf("  unsupported: %s\n", s->unsupported_list.v[i]);
 	if (s->unsupported > s->unsupported_list.n)
@@ -202,6 +204,11 @@ int cmd_intel(int argc, char **argv)
 		int blocks = 0;
 		for (int i = 0; i < nargs; i++) {
 			bw_obs_type t = type ? want : bw_obs_detect(args[i]);
+			if (t == BW_OBS_NONE && bw_obs_looks_like_ipv4(args[i])) {
+				fprintf(stderr, "bulwark intel: \"%s\" is not a valid IP address\n", args[i]);
+				status = EXIT_ERROR;
+				continue;
+			}
 			if (t == BW_OBS_NONE) {
 				fprintf(stderr, "bulwark intel: cannot tell what \"%s\" is (give --type)\n", args[i]);
 				status = EXIT_ERROR;

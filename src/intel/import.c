@@ -41,6 +41,11 @@ static bool is_manifest(const json_t *root)
 	return true;
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int import_galaxies(bw_intel *in, const char *dir, bw_intel_summary *sum, char **error)
 {
 	GDir *d = g_dir_open(dir, 0, NULL);
@@ -51,7 +56,8 @@ static int import_galaxies(bw_intel *in, const char *dir, bw_intel_summary *sum,
 		if (g_str_has_suffix(n, ".json"))
 			bw_strvec_push_owned(&files, g_build_filename(dir, n, NULL));
 	g_dir_close(d);
-	qsort(files.v, files.n, sizeof *files.v, (int (*)(const void *, const void *))g_strcmp0);
+	/* in name order: which cluster merges first decides ambiguities */
+	qsort(files.v, files.n, sizeof *files.v, cmp_path);
 	int rc = 0;
 	/* twice: a synonym learnt from one galaxy can link a cluster of another */
 	for (int pass = 0; pass < 2 && rc == 0; pass++)
@@ -81,8 +87,9 @@ static char *find_galaxy_dir(const char *path)
 	return found;
 }
 
+/* given_source: --source, or NULL (source is then the file's name). */
 static int import_json(bw_intel *in, const char *path, json_t *root, const char *source,
-		       const char *galaxy_dir, bw_intel_summary *sum, char **error)
+		       const char *given_source, const char *galaxy_dir, bw_intel_summary *sum, char **error)
 {
 	if (!json_is_object(root)) {
 		*error = bw_xasprintf("%s: not a STIX bundle, MISP feed, event, warninglist or galaxy", path);
@@ -103,7 +110,7 @@ static int import_json(bw_intel *in, const char *path, json_t *root, const char 
 		rc = intel_import_misp_event(in, json_object_get(root, "Event"), source, sum, error);
 	} else if (json_is_array(json_object_get(root, "list"))) {
 		sum->format = "warninglist";
-		rc = intel_import_warninglist(in, root, source, sum, error);
+		rc = intel_import_warninglist(in, root, given_source, sum, error);
 	} else if (json_is_array(json_object_get(root, "values"))) {
 		sum->format = "galaxy";
 		rc = intel_import_galaxy(in, root, sum, error);
@@ -119,8 +126,8 @@ static int import_json(bw_intel *in, const char *path, json_t *root, const char 
 	return rc;
 }
 
-static int import_path(bw_intel *in, const char *path, const char *source, const char *galaxy_dir,
-		       bw_intel_summary *sum, char **error)
+static int import_path(bw_intel *in, const char *path, const char *source, const char *given_source,
+		       const char *galaxy_dir, bw_intel_summary *sum, char **error)
 {
 	if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
 		char *manifest = g_build_filename(path, "manifest.json", NULL);
@@ -128,7 +135,7 @@ static int import_path(bw_intel *in, const char *path, const char *source, const
 		if (!g_file_test(manifest, G_FILE_TEST_IS_REGULAR)) {
 			*error = bw_xasprintf("%s: a directory without manifest.json (not a MISP feed)", path);
 		} else {
-			rc = import_path(in, manifest, source, galaxy_dir, sum, error);
+			rc = import_path(in, manifest, source, given_source, galaxy_dir, sum, error);
 		}
 		g_free(manifest);
 		return rc;
@@ -152,7 +159,7 @@ static int import_path(bw_intel *in, const char *path, const char *source, const
 		json_t *root = intel_load_json(path, error);
 		if (!root)
 			return -1;
-		int rc = import_json(in, path, root, source, galaxy_dir, sum, error);
+		int rc = import_json(in, path, root, source, given_source, galaxy_dir, sum, error);
 		json_decref(root);
 		return rc;
 	}
@@ -177,7 +184,9 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 		g_free(base);
 		return intel_error(in, error);
 	}
-	int rc = import_path(in, path, source ? source : base, galaxy_dir, sum, error);
+	int rc = import_path(in, path, source ? source : base, source, galaxy_dir, sum, error);
+	if (rc == 0)
+		rc = intel_link_actors(in, error);
 	if (rc < 0 && *error && strncmp(*error, path, strlen(path)) != 0) {
 		/* importers name the object, line or event file; the file
 		 * given goes in front */
@@ -190,6 +199,7 @@ int bw_intel_import(bw_intel *in, const char *path, const char *source, const ch
 	if (rc < 0) {
 		intel_exec(in, "ROLLBACK", "");
 		bw_strvec_free(&sum->unsupported_list);
+		bw_strvec_free(&sum->unknown_actors);
 		const char *format = sum->format;
 		memset(sum, 0, sizeof *sum);
 		sum->format = format;

@@ -63,6 +63,7 @@ int intel_import_misp_event(bw_intel *in, const json_t *event, const char *sourc
 			    bw_intel_summary *sum, char **error);
 int intel_import_misp_feed(bw_intel *in, const json_t *manifest, const char *dir, const char *source,
 			   bw_intel_summary *sum, char **error);
+/* source NULL: the warninglist's name. */
 int intel_import_warninglist(bw_intel *in, const json_t *root, const char *source,
 			     bw_intel_summary *sum, char **error);
 int intel_import_galaxy(bw_intel *in, const json_t *root, bw_intel_summary *sum, char **error);
@@ -70,9 +71,14 @@ int intel_import_list(bw_intel *in, const char *path, const char *source, bw_int
 		      char **error);
 /* The observables (at most 2, malloc'd, not normalised) of a value whose
  * type is named the MISP way ("ip-dst", "domain|ip", "filename|sha256") or
- * ours ("ipv4"). IPs are typed by their form. Returns how many. */
+ * ours ("ipv4"). IPs are typed by their form. Returns how many; *together:
+ * both must match (an AND group, "filename|md5"), else each is an
+ * indicator of its own ("domain|ip"). */
 size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type out_types[2],
-			  char *out_values[2]);
+			  char *out_values[2], bool *together);
+/* Resolves the threat actor names stored with MISP indicators into
+ * 'indicates' relationships to the intrusion sets now known. */
+int intel_link_actors(bw_intel *in, char **error);
 /* jansson's load with the file and line/column in the error. */
 json_t *intel_load_json(const char *path, char **error);
 

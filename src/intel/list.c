@@ -58,13 +58,39 @@ static bool read_header(list_ctx *c, const char *line)
 	return false;
 }
 
+/* One indicator with the observables norms[0..n) (an AND group when more
+ * than one), its synthetic id made of them: the same values from the same
+ * source are the same indicator on re-import. A CIDR's prefix is part of
+ * the id (10.0.0.0/8 and 10.0.0.0/24 differ). */
+static int add_indicator(list_ctx *c, const bw_obs_type *types, char **norms, const int *prefix, size_t n)
+{
+	bw_buf id = {0};
+	bw_buf_printf(&id, "list:%s:", c->source);
+	for (size_t i = 0; i < n; i++)
+		bw_buf_printf(&id, "%s%s", i ? "|" : "", bw_obs_type_name(types[i]));
+	for (size_t i = 0; i < n; i++) {
+		bw_buf_printf(&id, "%s%s", i ? "|" : ":", norms[i]);
+		if (prefix[i] >= 0)
+			bw_buf_printf(&id, "/%d", prefix[i]);
+	}
+	intel_indicator ind = {.stix_id = id.data, .modified = "", .source = c->source};
+	int64_t row = intel_add_indicator(c->in, &ind, c->sum);
+	int rc = row < 0 ? -1 : 0;
+	for (size_t i = 0; i < n && row > 0 && rc == 0; i++)
+		rc = intel_add_observable(c->in, row, types[i], norms[i], prefix[i], n > 1, c->sum);
+	bw_buf_free(&id);
+	return rc;
+}
+
 static int add_value(list_ctx *c, size_t lineno, const char *type_name, const char *value)
 {
 	bw_obs_type types[2];
-	char *values[2];
+	char *values[2], *norms[2] = {NULL, NULL};
+	int prefix[2];
 	size_t n;
+	bool together = false;
 	if (type_name && *type_name) {
-		n = intel_typed_values(type_name, value, types, values);
+		n = intel_typed_values(type_name, value, types, values, &together);
 	} else {
 		types[0] = bw_obs_detect(value);
 		values[0] = bw_xstrdup(value);
@@ -78,24 +104,26 @@ static int add_value(list_ctx *c, size_t lineno, const char *type_name, const ch
 				  type_name && *type_name ? type_name : "");
 		return 0;
 	}
-	int rc = 0;
+	size_t valid = 0;
 	for (size_t i = 0; i < n; i++) {
-		int prefix;
-		char *norm = bw_obs_normalise(types[i], values[i], &prefix);
-		if (!norm) {
+		norms[i] = bw_obs_normalise(types[i], values[i], &prefix[i]);
+		if (norms[i])
+			valid++;
+		else
 			intel_unsupported(c->sum, "line %zu: '%s' is not a valid %s", lineno, values[i],
 					  bw_obs_type_name(types[i]));
-		} else if (rc == 0) {
-			/* a synthetic id: the same value from the same source is the
-			 * same indicator on re-import */
-			char *id = g_strdup_printf("list:%s:%s:%s", c->source, bw_obs_type_name(types[i]), norm);
-			intel_indicator ind = {.stix_id = id, .modified = "", .source = c->source};
-			int64_t row = intel_add_indicator(c->in, &ind, c->sum);
-			rc = row < 0 ? -1 : row == 0 ? 0
-				: intel_add_observable(c->in, row, types[i], norm, prefix, 0, c->sum);
-			g_free(id);
-		}
-		free(norm);
+	}
+	int rc = 0;
+	if (together) {
+		if (valid == n)
+			rc = add_indicator(c, types, norms, prefix, n);
+	} else {
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (norms[i])
+				rc = add_indicator(c, &types[i], &norms[i], &prefix[i], 1);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(norms[i]);
 		free(values[i]);
 	}
 	return rc;

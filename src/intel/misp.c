@@ -14,7 +14,9 @@ static const char *str(const json_t *o, const char *key)
 }
 
 /* MISP attribute type -> observable type; for composite types ("a|b") which
- * half is the observable: 0 first, 1 second, 2 both. */
+ * half is the observable: 0 first, 1 second, 2 both, 3 both together (an
+ * AND group: the file name and the hash describe the same file, as MISP
+ * writes them to STIX: [file:name = .. AND file:hashes.MD5 = ..]). */
 static const struct { const char *misp; bw_obs_type type, second; int half; } misp_types[] = {
 	{"domain", BW_OBS_DOMAIN, BW_OBS_NONE, 0},
 	{"hostname", BW_OBS_DOMAIN, BW_OBS_NONE, 0},
@@ -36,15 +38,15 @@ static const struct { const char *misp; bw_obs_type type, second; int half; } mi
 	{"sha1", BW_OBS_SHA1, BW_OBS_NONE, 0},
 	{"sha256", BW_OBS_SHA256, BW_OBS_NONE, 0},
 	{"filename", BW_OBS_FILENAME, BW_OBS_NONE, 0},
-	{"filename|md5", BW_OBS_NONE, BW_OBS_MD5, 1},
-	{"filename|sha1", BW_OBS_NONE, BW_OBS_SHA1, 1},
-	{"filename|sha256", BW_OBS_NONE, BW_OBS_SHA256, 1},
+	{"filename|md5", BW_OBS_FILENAME, BW_OBS_MD5, 3},
+	{"filename|sha1", BW_OBS_FILENAME, BW_OBS_SHA1, 3},
+	{"filename|sha256", BW_OBS_FILENAME, BW_OBS_SHA256, 3},
 };
 
 /* The observables of a MISP (or list) value of type_name, which may also
  * be one of ours ("ipv4", "email-subject"). IPs are typed by their form. */
 size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type out_types[2],
-			  char *out_values[2])
+			  char *out_values[2], bool *together)
 {
 	bw_obs_type t = bw_obs_type_from_name(type_name), second = BW_OBS_NONE;
 	int half = 0;
@@ -54,6 +56,7 @@ size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type 
 			second = misp_types[i].second;
 			half = misp_types[i].half;
 		}
+	*together = half == 3;
 	if (t == BW_OBS_NONE && second == BW_OBS_NONE)
 		return 0;
 	const char *bar = strchr(type_name, '|') ? strchr(value, '|') : NULL;
@@ -62,7 +65,7 @@ size_t intel_typed_values(const char *type_name, const char *value, bw_obs_type 
 	bw_obs_type types[2] = {t, second};
 	size_t n = 0;
 	for (int i = 0; i < 2; i++) {
-		if (!parts[i] || types[i] == BW_OBS_NONE || (half != 2 && half != i)) {
+		if (!parts[i] || types[i] == BW_OBS_NONE || (half < 2 && half != i)) {
 			free(parts[i]);
 			continue;
 		}
@@ -124,8 +127,7 @@ static bool truthy(const json_t *v)
 	       (json_is_string(v) && strcmp(json_string_value(v), "1") == 0);
 }
 
-/* The intrusion set going by name (its name, ATT&CK id or an alias), or NULL. */
-static char *find_intrusion_set(bw_intel *in, const char *name)
+static char *find_set_by_name(bw_intel *in, const char *name)
 {
 	int rc;
 	sqlite3_stmt *st = intel_run(in, &rc,
@@ -139,13 +141,63 @@ static char *find_intrusion_set(bw_intel *in, const char *name)
 	return id;
 }
 
+/* The intrusion set going by name (its name, ATT&CK id or an alias), or NULL.
+ * MISP's mitre-intrusion-set clusters are "APT31 - G0128": the ATT&CK id
+ * decides when the whole value is not a name. */
+static char *find_intrusion_set(bw_intel *in, const char *name)
+{
+	char *id = find_set_by_name(in, name);
+	const char *dash = strstr(name, " - G");
+	if (!id && dash && dash[4] && strspn(dash + 4, "0123456789") == strlen(dash + 4))
+		id = find_set_by_name(in, dash + 3);
+	return id;
+}
+
+
+/* Galaxies whose clusters are threat actors, i.e. intrusion sets. */
+static bool actor_galaxy(const char *type)
+{
+	static const char *const actor_galaxies[] = {"threat-actor", "mitre-intrusion-set",
+						     "mitre-enterprise-attack-intrusion-set",
+						     "microsoft-activity-group"};
+	for (size_t i = 0; type && i < sizeof actor_galaxies / sizeof actor_galaxies[0]; i++)
+		if (strcmp(type, actor_galaxies[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The cluster values of galaxy tags, misp-galaxy:threat-actor="APT31"
+ * (quotes optional), appended to names once each. */
+static void galaxy_tag_actors(const json_t *tags, bw_strvec *names)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach(tags, i, t) {
+		const char *n = str(t, "name");
+		const char *eq = n && strncmp(n, "misp-galaxy:", 12) == 0 ? strchr(n, '=') : NULL;
+		if (!eq)
+			continue;
+		char *galaxy = bw_xstrndup(n + 12, (size_t)(eq - n - 12));
+		char *value = g_strstrip(bw_xstrdup(eq + 1));
+		size_t len = strlen(value);
+		if (len >= 2 && value[0] == '"' && value[len - 1] == '"') {
+			memmove(value, value + 1, len - 2);
+			value[len - 2] = '\0';
+		}
+		if (actor_galaxy(galaxy) && *value && !bw_strvec_contains(names, value))
+			bw_strvec_push(names, value);
+		free(galaxy);
+		free(value);
+	}
+}
+
 typedef struct misp_event {
 	bw_intel *in;
 	const char *source;
 	bw_intel_summary *sum;
 	const char *info, *org, *tlp;
 	const json_t *tags;
-	bw_strvec actors;      /* intrusion set ids named by the event's threat-actor galaxies */
+	bw_strvec actors;      /* threat actor names of the event's galaxies and galaxy tags */
 	GHashTable *skipped;   /* attribute type -> count */
 	size_t not_ids;
 } misp_event;
@@ -161,7 +213,8 @@ static int import_attribute(misp_event *e, const json_t *a)
 	}
 	bw_obs_type types[2];
 	char *values[2];
-	size_t n = intel_typed_values(type, value, types, values);
+	bool together;
+	size_t n = intel_typed_values(type, value, types, values, &together);
 	if (n == 0) {
 		gpointer c = g_hash_table_lookup(e->skipped, type);
 		g_hash_table_insert(e->skipped, (char *)type, GSIZE_TO_POINTER(GPOINTER_TO_SIZE(c) + 1));
@@ -176,19 +229,35 @@ static int import_attribute(misp_event *e, const json_t *a)
 	};
 	int64_t row = intel_add_indicator(e->in, &ind, e->sum);
 	int rc = row < 0 ? -1 : 0;
-	for (size_t i = 0; i < n; i++) {
-		int prefix;
-		char *norm = row > 0 ? bw_obs_normalise(types[i], values[i], &prefix) : NULL;
-		if (norm && rc == 0)
-			rc = intel_add_observable(e->in, row, types[i], norm, prefix, 0, e->sum);
-		else if (row > 0)
+	char *norms[2] = {NULL, NULL};
+	int prefix[2];
+	size_t valid = 0;
+	for (size_t i = 0; i < n && row > 0; i++) {
+		norms[i] = bw_obs_normalise(types[i], values[i], &prefix[i]);
+		if (norms[i])
+			valid++;
+		else
 			intel_unsupported(e->sum, "%s: %s value '%s' is not valid", id, type, values[i]);
-		free(norm);
+	}
+	/* half an AND group would match on its own: all or nothing */
+	for (size_t i = 0; i < n && rc == 0 && (!together || valid == n); i++)
+		if (norms[i])
+			rc = intel_add_observable(e->in, row, types[i], norms[i], prefix[i], together, e->sum);
+	for (size_t i = 0; i < n; i++) {
+		free(norms[i]);
 		free(values[i]);
 	}
-	for (size_t i = 0; i < e->actors.n && row > 0 && rc == 0; i++)
-		rc = intel_exec(e->in, "INSERT OR IGNORE INTO relationship VALUES (?, 'indicates', ?)", "ss",
-				id, e->actors.v[i]);
+	/* kept by name (also for a duplicate, so that a database from before
+	 * this table learns them): intel_link_actors resolves them whenever
+	 * intrusion sets arrive, whatever the import order */
+	bw_strvec actors = {0};
+	for (size_t i = 0; i < e->actors.n; i++)
+		bw_strvec_push(&actors, e->actors.v[i]);
+	galaxy_tag_actors(json_object_get(a, "Tag"), &actors);
+	for (size_t i = 0; i < actors.n && row >= 0 && rc == 0; i++)
+		rc = intel_exec(e->in, "INSERT OR IGNORE INTO indicator_actor(indicator, name) VALUES (?, ?)", "ss",
+				id, actors.v[i]);
+	bw_strvec_free(&actors);
 	g_free(id);
 	free(modified);
 	free(labels);
@@ -212,15 +281,19 @@ int intel_import_misp_event(bw_intel *in, const json_t *event, const char *sourc
 	size_t i, j;
 	json_t *g, *cl, *a, *o;
 	json_array_foreach(json_object_get(event, "Galaxy"), i, g) {
-		const char *gt = str(g, "type");
-		if (!gt || (strcmp(gt, "threat-actor") != 0 && strcmp(gt, "mitre-intrusion-set") != 0))
+		if (!actor_galaxy(str(g, "type")))
 			continue;
-		json_array_foreach(json_object_get(g, "GalaxyCluster"), j, cl) {
-			char *set = str(cl, "value") ? find_intrusion_set(in, str(cl, "value")) : NULL;
-			if (set && !bw_strvec_contains(&e.actors, set))
-				bw_strvec_push(&e.actors, set);
-			free(set);
-		}
+		json_array_foreach(json_object_get(g, "GalaxyCluster"), j, cl)
+			if (str(cl, "value") && !bw_strvec_contains(&e.actors, str(cl, "value")))
+				bw_strvec_push(&e.actors, str(cl, "value"));
+	}
+	galaxy_tag_actors(e.tags, &e.actors);
+	for (i = 0; i < e.actors.n; i++) {
+		char *set = find_intrusion_set(in, e.actors.v[i]);
+		if (!set)
+			bw_strvec_pushf(&sum->unknown_actors, "event %s: %s",
+					str(event, "uuid") ? str(event, "uuid") : "?", e.actors.v[i]);
+		free(set);
 	}
 	int rc = 0;
 	json_array_foreach(json_object_get(event, "Attribute"), i, a)
@@ -291,9 +364,13 @@ int intel_import_warninglist(bw_intel *in, const json_t *root, const char *sourc
 	json_t *ver = json_object_get(root, "version");
 	char *modified = json_is_integer(ver) ? g_strdup_printf("%lld", (long long)json_integer_value(ver))
 					      : g_strdup(json_string_value(ver) ? json_string_value(ver) : "");
-	intel_indicator ind = {.stix_id = id, .modified = modified, .source = source, .name = name, .allow = true};
+	/* every warninglist file is list.json: its name says which it is */
+	intel_indicator ind = {.stix_id = id, .modified = modified, .source = source ? source : name,
+			       .name = name, .allow = true};
 	int64_t row = intel_add_indicator(in, &ind, sum);
 	int rc = row < 0 ? -1 : 0;
+	/* ".google.ad" and "google.ad" are one domain once normalised */
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	size_t i;
 	json_t *v;
 	json_array_foreach(list, i, v) {
@@ -306,15 +383,42 @@ int intel_import_warninglist(bw_intel *in, const json_t *root, const char *sourc
 				: bw_obs_detect(s);
 		int prefix;
 		char *norm = bw_obs_normalise(t, s, &prefix);
-		if (norm)
+		bool fresh = norm && g_hash_table_add(seen, g_strdup_printf("%d %s/%d", (int)t, norm, prefix));
+		if (fresh)
 			rc = intel_add_observable(in, row, t, norm, prefix, 0, sum);
-		else
+		else if (!norm)
 			intel_unsupported(sum, "warninglist %s: entry %zu '%s' not recognised", name, i, s ? s : "?");
 		free(norm);
 	}
+	g_hash_table_destroy(seen);
 	g_free(id);
 	g_free(modified);
 	return rc < 0 ? intel_error(in, error) : 0;
+}
+
+/* Links every indicator with a threat actor name to the intrusion set
+ * going by that name, once there is one: run after every import. */
+int intel_link_actors(bw_intel *in, char **error)
+{
+	bw_strvec names = {0};
+	int rc;
+	sqlite3_stmt *st = intel_run(in, &rc, "SELECT DISTINCT name FROM indicator_actor", "");
+	for (; st && rc == SQLITE_ROW; rc = sqlite3_step(st))
+		bw_strvec_push(&names, (const char *)sqlite3_column_text(st, 0));
+	if (st)
+		sqlite3_reset(st);
+	int err = st ? 0 : -1;
+	for (size_t i = 0; i < names.n && err == 0; i++) {
+		char *set = find_intrusion_set(in, names.v[i]);
+		if (set)
+			err = intel_exec(in,
+					 "INSERT OR IGNORE INTO relationship SELECT indicator, 'indicates', ?"
+					 " FROM indicator_actor WHERE name = ?",
+					 "ss", set, names.v[i]);
+		free(set);
+	}
+	bw_strvec_free(&names);
+	return err < 0 ? intel_error(in, error) : 0;
 }
 
 /* ---- galaxies: synonyms into intrusion set aliases ---- */

@@ -220,12 +220,26 @@ static bool normalises(bw_obs_type t, const char *value)
 	return n != NULL;
 }
 
+bool bw_obs_looks_like_ipv4(const char *value)
+{
+	size_t dots = 0;
+	for (const char *p = value; *p; p++) {
+		if (*p == '.')
+			dots++;
+		else if (*p < '0' || *p > '9')
+			return false;
+	}
+	return dots >= 3;
+}
+
 bw_obs_type bw_obs_detect(const char *value)
 {
 	if (!value)
 		return BW_OBS_NONE;
 	if (normalises(BW_OBS_IPV4, value))
 		return BW_OBS_IPV4;
+	if (bw_obs_looks_like_ipv4(value))
+		return BW_OBS_NONE;
 	if (strchr(value, ':') && normalises(BW_OBS_IPV6, value))
 		return BW_OBS_IPV6;
 	if (strstr(value, "://"))

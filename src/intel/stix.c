@@ -217,12 +217,17 @@ static int import_object(stix_ctx *c, const json_t *obj, const char *type, const
 	if (withdrawn(obj))
 		return 0;
 	if (strcmp(type, "intrusion-set") == 0) {
+		/* a re-import keeps the aliases merged from galaxies (after the
+		 * set's own), so that the galaxy merge then finds nothing new */
 		char *aliases = intel_json_strings(json_object_get(obj, "aliases"));
 		rc = intel_exec(c->in,
 				"INSERT INTO intrusion_set(stix_id, name, aliases, description, external_id)"
 				" VALUES (?, ?, ?, ?, ?) ON CONFLICT(stix_id) DO UPDATE SET name = excluded.name,"
-				" aliases = excluded.aliases, description = excluded.description,"
-				" external_id = excluded.external_id",
+				" aliases = (SELECT json_group_array(value) FROM (SELECT value FROM"
+				"  (SELECT value, 0 AS k, key FROM json_each(excluded.aliases) UNION ALL"
+				"   SELECT value, 1, key FROM json_each(intrusion_set.aliases) WHERE lower(value) NOT IN"
+				"    (SELECT lower(value) FROM json_each(excluded.aliases))) ORDER BY k, key)),"
+				" description = excluded.description, external_id = excluded.external_id",
 				"sssss", id, name ? name : id, aliases, str(obj, "description"), external_id(obj));
 		free(aliases);
 		c->sum->intrusion_sets++;

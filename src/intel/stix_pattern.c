@@ -591,22 +591,32 @@ int bw_stix_pattern_parse(const char *s, bw_pattern *out, char **error)
 		*error = p.error;
 		return -1;
 	}
-	/* keep only what we can evaluate */
+	/* keep only what we can evaluate; name every distinct reason, so that
+	 * the summary shows all constructs a feed relies on, not the first */
 	size_t kept = 0;
+	bw_strvec why = {0};
 	for (size_t i = 0; i < d.n; i++) {
-		const bw_pattern_term *bad = NULL;
-		for (size_t j = 0; j < d.v[i].n && !bad; j++)
-			if (d.v[i].terms[j].type == BW_OBS_NONE)
-				bad = &d.v[i].terms[j];
+		bool bad = false;
+		for (size_t j = 0; j < d.v[i].n; j++)
+			if (d.v[i].terms[j].type == BW_OBS_NONE) {
+				bad = true;
+				if (!bw_strvec_contains(&why, d.v[i].terms[j].value))
+					bw_strvec_push(&why, d.v[i].terms[j].value);
+			}
 		if (bad) {
-			if (!out->unsupported)
-				out->unsupported = bw_xstrdup(bad->value);
 			out->dropped++;
 			conj_free(&d.v[i]);
 		} else {
 			d.v[kept++] = d.v[i];
 		}
 	}
+	if (why.n) {
+		bw_buf b = {0};
+		for (size_t i = 0; i < why.n; i++)
+			bw_buf_printf(&b, "%s%s", i ? "; " : "", why.v[i]);
+		out->unsupported = bw_buf_steal(&b);
+	}
+	bw_strvec_free(&why);
 	out->conj = d.v;
 	out->n = kept;
 	return 0;

@@ -40,7 +40,12 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS technique(stix_id TEXT PRIMARY KEY, external_id TEXT, name TEXT);"
 	"CREATE TABLE IF NOT EXISTS intrusion_set_technique(intrusion_set TEXT, technique TEXT,"
 	" UNIQUE(intrusion_set, technique));"
-	"CREATE TABLE IF NOT EXISTS identity(stix_id TEXT PRIMARY KEY, name TEXT);";
+	"CREATE TABLE IF NOT EXISTS identity(stix_id TEXT PRIMARY KEY, name TEXT);"
+	/* threat actors named by MISP events, linked once an intrusion set
+	 * goes by the name (whichever file comes first) */
+	"CREATE TABLE IF NOT EXISTS indicator_actor(indicator TEXT NOT NULL, name TEXT NOT NULL,"
+	" UNIQUE(indicator, name));"
+	"CREATE INDEX IF NOT EXISTS indicator_actor_name ON indicator_actor(name);";
 
 char *bw_intel_default_path(void)
 {
@@ -288,6 +293,7 @@ void intel_unsupported(bw_intel_summary *sum, const char *fmt, ...)
 void bw_intel_summary_free(bw_intel_summary *s)
 {
 	bw_strvec_free(&s->unsupported_list);
+	bw_strvec_free(&s->unknown_actors);
 	memset(s, 0, sizeof *s);
 }
 

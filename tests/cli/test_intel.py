@@ -108,6 +108,36 @@ class Intel(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         self.assertIn(b"no active indicator", p.stdout)
 
+    def test_lookup_invalid_dotted_quad(self):
+        p = run("intel", "lookup", "999.1.1.1", env=self.env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b'"999.1.1.1" is not a valid IP address', p.stderr)
+        self.assertNotIn(b"filename", p.stdout)
+
+    def test_list_cidrs_with_one_network_address(self):
+        db = os.path.join(self.tmp.name, "cidr.db")
+        cidr = os.path.join(self.tmp.name, "cidr2.txt")
+        with open(cidr, "w") as f:
+            f.write("198.19.0.0/24\n198.19.0.0/16\n")
+        p = run("intel", "import", "--db", db, cidr)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn(b"2 indicators, 2 observables, 0 duplicates skipped", p.stdout)
+        p = run("intel", "lookup", "--db", db, "198.19.7.7")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"198.19.0.0/16", p.stdout)
+
+    def test_every_unsupported_construct_listed(self):
+        db = os.path.join(self.tmp.name, "unsup.db")
+        b = os.path.join(self.tmp.name, "unsup.json")
+        with open(b, "w") as f:
+            json.dump({"type": "indicator", "id": "indicator--u", "modified": "2024-01-01T00:00:00Z",
+                       "pattern": "[domain-name:value LIKE '%.bad'] OR [process:name = 'x.exe'] OR "
+                                  "[domain-name:value = 'partial-test.example']"}, f)
+        p = run("intel", "import", "--db", db, b)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertIn(b"indicator--u: partly: domain-name:value LIKE; process:name = "
+                      b"(2 of 3 alternatives not evaluable)", p.stdout)
+
     def scan(self, *extra):
         m = EmailMessage()
         m["Received"] = "from mx1.inside (mx1.inside [10.0.0.5]) by mx2.inside; Mon, 1 Jan 2024 00:00:00 +0000"

@@ -163,6 +163,14 @@ static void test_pattern_unsupported(void **state)
 	p = parse_ok("[network-traffic:dst_port > 1024 AND file:size <= 10]");
 	assert_int_equal(p.n, 0);
 	bw_pattern_free(&p);
+
+	/* every distinct construct is named, not only the first */
+	p = parse_ok("[domain-name:value LIKE '%.bad'] OR [process:name = 'x.exe'] OR "
+		     "[domain-name:value = 'partial-test.example'] OR [domain-name:value LIKE '%.worse']");
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.dropped, 3);
+	assert_string_equal(p.unsupported, "domain-name:value LIKE; process:name =");
+	bw_pattern_free(&p);
 }
 
 static void test_pattern_malformed(void **state)
@@ -279,7 +287,8 @@ static char *import_err(bw_intel *in, const char *path)
 typedef struct hits {
 	int n, allow;
 	char last_value[256], last_stix[128], last_tlp[32], last_by[64];
-	size_t sets, techniques;
+	size_t sets, techniques, group; /* group: observables of its AND group (1: none) */
+	char last_source[64];
 	char technique[32];
 } hits;
 
@@ -293,6 +302,8 @@ static void collect(const bw_intel_hit *h, void *arg)
 	snprintf(r->last_tlp, sizeof r->last_tlp, "%s", h->tlp ? h->tlp : "");
 	snprintf(r->last_by, sizeof r->last_by, "%s", h->created_by ? h->created_by : "");
 	r->sets = h->intrusion_sets->n;
+	r->group = h->group_size;
+	snprintf(r->last_source, sizeof r->last_source, "%s", h->source);
 	r->techniques = h->techniques->n;
 	if (h->techniques->n)
 		snprintf(r->technique, sizeof r->technique, "%s", h->techniques->v[0].external_id);
@@ -451,7 +462,7 @@ static void test_import_misp_lists_galaxy(void **state)
 	import_ok(in, feed, &sum);
 	assert_string_equal(sum.format, "misp-feed");
 	assert_int_equal(sum.indicators, 4);
-	assert_int_equal(sum.observables, 4);
+	assert_int_equal(sum.observables, 5); /* filename|md5 gives two */
 	assert_int_equal(sum.unsupported, 2); /* regkey, and one not to_ids */
 	bw_intel_summary_free(&sum);
 	hits r = match(in, BW_OBS_IPV4, "203.0.113.9");
@@ -460,7 +471,13 @@ static void test_import_misp_lists_galaxy(void **state)
 	assert_string_equal(r.last_by, "Partner CERT");
 	assert_int_equal(r.sets, 1); /* through the threat-actor galaxy, by alias */
 	assert_int_equal(match(in, BW_OBS_EMAIL, "phisher@bad.example").n, 1);
-	assert_int_equal(match(in, BW_OBS_MD5, "0123456789ABCDEF0123456789ABCDEF").n, 1);
+	/* filename|md5: the name and the hash of one file, an AND group */
+	r = match(in, BW_OBS_MD5, "0123456789ABCDEF0123456789ABCDEF");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.group, 2);
+	r = match(in, BW_OBS_FILENAME, "INV.DOC");
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.group, 2);
 	assert_int_equal(match(in, BW_OBS_URL, "http://bad.example/login").n, 1);
 	assert_int_equal(match(in, BW_OBS_DOMAIN, "context.example").n, 0);
 	import_ok(in, feed, &sum);
@@ -482,11 +499,16 @@ static void test_import_misp_lists_galaxy(void **state)
 	char *csv = write_file("iocs.csv", "# partner list\ntype,value,comment\n"
 					   "ip-dst,192.0.2.200,scanner\nsha256,"
 					   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,dropper\n"
-					   "mutex,xyz,unknown type\n");
+					   "mutex,xyz,unknown type\n"
+					   "filename|sha1,a.scr|0123456789abcdef0123456789abcdef01234567,both\n"
+					   "filename|sha1,b.scr|not-a-hash,neither\n");
 	import_ok(in, csv, &sum);
 	assert_string_equal(sum.format, "list");
-	assert_int_equal(sum.indicators, 2);
-	assert_int_equal(sum.unsupported, 1);
+	assert_int_equal(sum.indicators, 3);
+	assert_int_equal(sum.observables, 4);
+	assert_int_equal(sum.unsupported, 2);
+	assert_int_equal(match(in, BW_OBS_FILENAME, "a.scr").group, 2);
+	assert_int_equal(match(in, BW_OBS_FILENAME, "b.scr").n, 0);
 	bw_intel_summary_free(&sum);
 	char *plain = write_file("plain.txt", "198.18.0.0/15\nwww.Plain.Example\nreport.exe\n"
 					      "x@plain.example\nhttps://plain.example/a\n??\n");
@@ -512,6 +534,138 @@ static void test_import_misp_lists_galaxy(void **state)
 	g_free(csv);
 	g_free(plain);
 	g_free(gal);
+	g_free(db);
+}
+
+/* Two CIDRs with the same network address are two indicators: the prefix
+ * is part of the list's synthesized id. */
+static void test_list_cidr_ids(void **state)
+{
+	char *db = db_path("cidr.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *f = write_file("cidr2.txt", "198.19.0.0/24\n198.19.0.0/16\n198.19.0.0\n");
+	import_ok(in, f, &sum);
+	assert_int_equal(sum.indicators, 3);
+	assert_int_equal(sum.observables, 3);
+	assert_int_equal(sum.duplicates, 0);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.7.7").n, 1);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.0.7").n, 2);
+	assert_int_equal(match(in, BW_OBS_IPV4, "198.19.0.0").n, 3);
+	import_ok(in, f, &sum);
+	assert_int_equal(sum.indicators, 0);
+	assert_int_equal(sum.duplicates, 3);
+	bw_intel_summary_free(&sum);
+	bw_intel_close(in);
+	g_free(f);
+	g_free(db);
+}
+
+/* Galaxy tags link MISP attributes to intrusion sets, and the link is
+ * made whichever comes first: the event or the intrusion sets. */
+static void test_misp_actor_tags_any_order(void **state)
+{
+	char *db = db_path("actors.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *ev = write_file("actor-event.json",
+			      "{\"Event\": {\"uuid\": \"e-actor\", \"info\": \"Router wave\","
+			      " \"Tag\": [{\"name\": \"misp-galaxy:threat-actor=\\\"Foo Panda\\\"\"},"
+			      "  {\"name\": \"misp-galaxy:threat-actor=\\\"Nobody Known\\\"\"}],"
+			      " \"Attribute\": ["
+			      "  {\"uuid\": \"t1\", \"type\": \"ip-dst\", \"value\": \"203.0.113.31\", \"to_ids\": true,"
+			      "   \"timestamp\": \"1700000000\"},"
+			      "  {\"uuid\": \"t2\", \"type\": \"domain\", \"value\": \"g-tag.example\", \"to_ids\": true,"
+			      "   \"timestamp\": \"1700000000\","
+			      "   \"Tag\": [{\"name\": \"misp-galaxy:mitre-intrusion-set=\\\"Other Set - G9998\\\"\"}]}]}}");
+	/* the event first: nothing to link to yet, both names listed */
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.indicators, 2);
+	assert_int_equal(sum.unknown_actors.n, 2);
+	assert_non_null(strstr(sum.unknown_actors.v[0], "Foo Panda"));
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 0);
+
+	/* then the intrusion sets: Foo Panda is an alias of Example Set, the
+	 * attribute's own tag names another set by its ATT&CK id */
+	char *b = write_file("actor-bundle.json",
+			     "{\"type\": \"bundle\", \"id\": \"bundle--a\", \"objects\": ["
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--1\", \"name\": \"Example Set\","
+			     "  \"aliases\": [\"Foo Panda\"]},"
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--2\", \"name\": \"Second Set\","
+			     "  \"external_references\": [{\"source_name\": \"mitre-attack\", \"external_id\": \"G9998\"}]}]}");
+	import_ok(in, b, &sum);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 1);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "g-tag.example").sets, 2);
+
+	/* the other order, in a fresh database */
+	bw_intel_close(in);
+	g_free(db);
+	db = db_path("actors2.db");
+	in = open_db(db);
+	import_ok(in, b, &sum);
+	bw_intel_summary_free(&sum);
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.unknown_actors.n, 1);
+	assert_non_null(strstr(sum.unknown_actors.v[0], "Nobody Known"));
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_IPV4, "203.0.113.31").sets, 1);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "g-tag.example").sets, 2);
+	bw_intel_close(in);
+	g_free(b);
+	g_free(ev);
+	g_free(db);
+}
+
+/* Warninglists: one observable per normalised value, named by the list's
+ * name; re-importing intrusion sets counts no alias as merged again. */
+static void test_warninglist_and_alias_reimport(void **state)
+{
+	char *db = db_path("wl2.db");
+	bw_intel *in = open_db(db);
+	bw_intel_summary sum;
+	char *wl = write_file("lists/google/list.json",
+			      "{\"name\": \"Google domains\", \"version\": 1, \"type\": \"hostname\","
+			      " \"list\": [\".google.ad\", \"google.ad\", \"GOOGLE.AD.\", \"google.ae\"]}");
+	import_ok(in, wl, &sum);
+	assert_int_equal(sum.observables, 2);
+	bw_intel_summary_free(&sum);
+	hits r = match(in, BW_OBS_DOMAIN, "www.google.ad");
+	assert_int_equal(r.n, 1);
+	assert_string_equal(r.last_source, "Google domains"); /* not "list.json" */
+	bw_intel_stats st;
+	char *err = NULL;
+	assert_int_equal(bw_intel_get_stats(in, &st, &err), 0);
+	assert_int_equal(st.observables, 2);
+
+	/* ATT&CK-like intrusion set with a galaxy beside it */
+	write_file("att/misp-galaxy/threat-actor.json",
+		   "{\"values\": [{\"value\": \"Example Set\", \"meta\": {\"synonyms\": [\"Foo Panda\", \"Bar Bear\"]}}]}");
+	char *b = write_file("att/sets.json",
+			     "{\"type\": \"bundle\", \"id\": \"bundle--s\", \"objects\": ["
+			     " {\"type\": \"intrusion-set\", \"id\": \"intrusion-set--1\", \"name\": \"Example Set\","
+			     "  \"aliases\": [\"Example Set\", \"EXSET\"]}]}");
+	import_ok(in, b, &sum);
+	assert_int_equal(sum.aliases_merged, 2);
+	bw_intel_summary_free(&sum);
+	import_ok(in, b, &sum);
+	assert_int_equal(sum.aliases_merged, 0); /* nothing changed */
+	bw_intel_summary_free(&sum);
+	/* the merged aliases are still there */
+	char *ev = write_file("bear.json", "{\"Event\": {\"uuid\": \"e-bear\", \"info\": \"x\","
+					   " \"Tag\": [{\"name\": \"misp-galaxy:threat-actor=\\\"Bar Bear\\\"\"}],"
+					   " \"Attribute\": [{\"uuid\": \"bb1\", \"type\": \"domain\","
+					   " \"value\": \"bear.example\", \"to_ids\": true, \"timestamp\": \"1700000000\"}]}}");
+	import_ok(in, ev, &sum);
+	assert_int_equal(sum.unknown_actors.n, 0);
+	bw_intel_summary_free(&sum);
+	assert_int_equal(match(in, BW_OBS_DOMAIN, "bear.example").sets, 1);
+	bw_intel_close(in);
+	g_free(ev);
+	g_free(b);
+	g_free(wl);
 	g_free(db);
 }
 
@@ -637,6 +791,9 @@ int main(void)
 		cmocka_unit_test(test_import_malformed_imports_nothing),
 		cmocka_unit_test(test_import_misp_lists_galaxy),
 		cmocka_unit_test(test_detector),
+		cmocka_unit_test(test_list_cidr_ids),
+		cmocka_unit_test(test_misp_actor_tags_any_order),
+		cmocka_unit_test(test_warninglist_and_alias_reimport),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

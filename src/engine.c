@@ -522,7 +522,8 @@ static void open_intel(bw_engine *e, bw_strvec *errors)
 	char *path = e->cfg.intel_db ? bw_xstrdup(e->cfg.intel_db) : bw_intel_default_path();
 	if (path && (e->cfg.intel_db || g_file_test(path, G_FILE_TEST_IS_REGULAR))) {
 		char *err = NULL;
-		e->intel = bw_intel_open(path, false, &err);
+		e->intel = e->cfg.intel_immutable ? bw_intel_open_immutable(path, &err)
+						  : bw_intel_open(path, false, &err);
 		if (!e->intel)
 			bw_strvec_push_owned(errors, err);
 	}

@@ -74,6 +74,7 @@ typedef struct bw_config {
 	char *export_tlp;            /* [export] tlp: clear, green, amber, amber+strict, red */
 	bool export_include_recipients; /* [export] include_recipients */
 	char *campaign_shared_file;  /* [campaigns] shared_infrastructure, or NULL: the default */
+	bool intel_immutable;        /* open the intel database immutable (milter workers, docs/sandbox.md) */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);
@@ -94,6 +95,11 @@ typedef struct bw_engine {
 	bw_yara *yara;           /* NULL when no rules are configured or none compiled */
 	bw_esp_db *esps;         /* NULL when no fingerprint list is loaded */
 	struct bw_intel *intel;      /* the intel database, or NULL (docs/intel.md) */
+	/* Where FIRST_CONTACT records a sighting instead of history: a
+	 * sandboxed milter worker may not write, so it asks the daemon, which
+	 * owns the store (docs/sandbox.md). NULL: bw_history_record(history). */
+	int (*history_record)(void *arg, const bw_sighting *s, bw_contact *out, char **error);
+	void *history_arg;
 } bw_engine;
 
 /* Takes ownership of cfg's strings. Problems loading tracker lists or

@@ -54,6 +54,12 @@ char *bw_intel_default_path(void);
 /* Opens (writable: creating file, parent directory and schema) a database.
  * Returns NULL with *error (malloc'd) naming the file and the problem. */
 bw_intel *bw_intel_open(const char *path, bool writable, char **error);
+/* Read-only with SQLite's immutable=1, for the milter's sandboxed workers:
+ * no locks, no journal or WAL probes, so no file is touched after this call.
+ * Changes written to the file later (an import) are not seen, and content
+ * still in a WAL file is ignored: reload the milter (SIGHUP) after an
+ * import, which starts workers that open it afresh. */
+bw_intel *bw_intel_open_immutable(const char *path, char **error);
 void bw_intel_close(bw_intel *in);
 const char *bw_intel_path(const bw_intel *in);
 

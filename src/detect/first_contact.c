@@ -57,7 +57,7 @@ static void json_time(bw_buf *b, int64_t t)
 void bw_detect_first_contact(bw_message *m, const bw_engine *e)
 {
 	const char *at = m->from.address ? strrchr(m->from.address, '@') : NULL;
-	if (!e->history || !at || !at[1] || !m->recipients.n)
+	if ((!e->history && !e->history_record) || !at || !at[1] || !m->recipients.n)
 		return;
 	char *sender = bw_xstrdup(m->from.address);
 	bw_ascii_lower(sender);
@@ -77,7 +77,8 @@ void bw_detect_first_contact(bw_message *m, const bw_engine *e)
 			continue;
 		bw_contact c;
 		char *err = NULL;
-		if (bw_history_record(e->history, &s, &c, &err) < 0) {
+		if ((e->history_record ? e->history_record(e->history_arg, &s, &c, &err)
+				       : bw_history_record(e->history, &s, &c, &err)) < 0) {
 			bw_strvec_push_owned(&m->errors, err);
 			break;
 		}

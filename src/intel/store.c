@@ -137,7 +137,24 @@ int bw_intel_build_index(bw_intel *in, char **error)
 	return result;
 }
 
-bw_intel *bw_intel_open(const char *path, bool writable, char **error)
+/* file: URI of path (RFC 3986 escapes for what SQLite's URI parser treats
+ * specially) with immutable=1: SQLite then takes no locks and never looks
+ * for a journal or WAL file, so nothing is opened or probed after the open
+ * (the milter's workers run without open(2) for writing or access(2)). */
+static char *immutable_uri(const char *path)
+{
+	bw_buf b = {0};
+	bw_buf_puts(&b, "file:");
+	for (const char *p = path; *p; p++)
+		if (*p == '%' || *p == '?' || *p == '#')
+			bw_buf_printf(&b, "%%%02X", (unsigned char)*p);
+		else
+			bw_buf_putc(&b, *p);
+	bw_buf_puts(&b, "?immutable=1");
+	return bw_buf_steal(&b);
+}
+
+static bw_intel *open_db(const char *path, bool writable, bool immutable, char **error)
 {
 	bw_intel *in = bw_xcalloc(1, sizeof *in);
 	in->path = bw_xstrdup(path);
@@ -152,7 +169,10 @@ bw_intel *bw_intel_open(const char *path, bool writable, char **error)
 		g_free(dir);
 	}
 	int flags = writable ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
-	if (sqlite3_open_v2(path, &in->db, flags, NULL) != SQLITE_OK ||
+	char *uri = immutable ? immutable_uri(path) : NULL;
+	int rc = sqlite3_open_v2(uri ? uri : path, &in->db, flags | (uri ? SQLITE_OPEN_URI : 0), NULL);
+	free(uri);
+	if (rc != SQLITE_OK ||
 	    sqlite3_exec(in->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK ||
 	    (writable && sqlite3_exec(in->db, schema, NULL, NULL, NULL) != SQLITE_OK) ||
 	    sqlite3_exec(in->db, "SELECT id FROM indicator LIMIT 0", NULL, NULL, NULL) != SQLITE_OK) {
@@ -163,6 +183,16 @@ bw_intel *bw_intel_open(const char *path, bool writable, char **error)
 	sqlite3_busy_timeout(in->db, 5000);
 	open_index(in);
 	return in;
+}
+
+bw_intel *bw_intel_open(const char *path, bool writable, char **error)
+{
+	return open_db(path, writable, false, error);
+}
+
+bw_intel *bw_intel_open_immutable(const char *path, char **error)
+{
+	return open_db(path, false, true, error);
 }
 
 void bw_intel_close(bw_intel *in)

@@ -76,6 +76,11 @@ struct bw_pool {
 	pthread_t supervisor;
 	bool supervisor_running, stopping;
 	char *sandbox;
+	/* [history] db: opened here, not in the workers, which may not write;
+	 * they send sightings during a job (answer_sighting) */
+	pthread_mutex_t history_lock;
+	bw_history *history;
+	char *history_path;
 };
 
 /* ---- the spawner process ---- */
@@ -476,16 +481,44 @@ static int wait_generation(bw_pool *p, char **error)
 }
 
 /* The config is read here too so that a bad file is reported at once, not
- * as workers that fail to start. */
-static int check_config(const char *path, char **error)
+ * as workers that fail to start. *history_db: its [history] db (malloc'd)
+ * or NULL. */
+static int check_config(const char *path, char **history_db, char **error)
 {
+	*history_db = NULL;
 	if (!path)
 		return 0;
 	bw_config cfg;
 	bw_config_default(&cfg);
 	int rc = bw_config_load(&cfg, path, error);
+	*history_db = cfg.history_db;
+	cfg.history_db = NULL;
 	bw_config_free(&cfg);
 	return rc;
+}
+
+/* Makes path the history store (NULL: none), unless it already is. Returns
+ * 1 with the previous store and path in *history and *old_path (the caller
+ * closes them, or puts them back when its reload fails), 0 when nothing
+ * changed, -1 when the store cannot be opened. Takes ownership of path. */
+static int swap_history(bw_pool *p, char *path, bw_history **history, char **old_path, char **error)
+{
+	bw_history *h = NULL;
+	if (path && p->history_path && strcmp(path, p->history_path) == 0) {
+		free(path);
+		return 0;
+	}
+	if (path && !(h = bw_history_open(path, error))) {
+		free(path);
+		return -1;
+	}
+	pthread_mutex_lock(&p->history_lock);
+	*history = p->history;
+	*old_path = p->history_path;
+	p->history = h;
+	p->history_path = path;
+	pthread_mutex_unlock(&p->history_lock);
+	return 1;
 }
 
 bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeout_ms,
@@ -496,10 +529,12 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 		*error = bw_xstrdup("a pool needs 1 to 32 workers and a timeout");
 		return NULL;
 	}
-	if (check_config(config_path, error) < 0)
+	char *history_db;
+	if (check_config(config_path, &history_db, error) < 0)
 		return NULL;
 	bw_pool *p = bw_xcalloc(1, sizeof *p);
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->history_lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -514,6 +549,12 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 	p->config_path = config_path ? bw_xstrdup(config_path) : NULL;
 	p->gen = p->next_gen = 1;
 	p->spawner_fd = p->wake_fd = -1;
+	bw_history *none;
+	char *no_path;
+	if (swap_history(p, history_db, &none, &no_path, error) < 0) {
+		bw_pool_free(p);
+		return NULL;
+	}
 	if (run_as_user) {
 		struct passwd pw, *res = NULL;
 		char buf[4096];
@@ -558,7 +599,15 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 int bw_pool_reload(bw_pool *p, const char *config_path, char **error)
 {
 	*error = NULL;
-	if (check_config(config_path, error) < 0)
+	char *history_db;
+	bw_history *old_history;
+	char *old_history_path;
+	if (check_config(config_path, &history_db, error) < 0) {
+		free(history_db);
+		return -1;
+	}
+	int swapped = swap_history(p, history_db, &old_history, &old_history_path, error);
+	if (swapped < 0)
 		return -1;
 	pthread_mutex_lock(&p->lock);
 	unsigned old_gen = p->gen;
@@ -583,6 +632,18 @@ int bw_pool_reload(bw_pool *p, const char *config_path, char **error)
 		free(old_path);
 	}
 	pthread_mutex_unlock(&p->lock);
+	if (swapped && rc < 0) {
+		/* the old workers keep serving, with the old store */
+		pthread_mutex_lock(&p->history_lock);
+		bw_history_close(p->history);
+		free(p->history_path);
+		p->history = old_history;
+		p->history_path = old_history_path;
+		pthread_mutex_unlock(&p->history_lock);
+	} else if (swapped) {
+		bw_history_close(old_history);
+		free(old_history_path);
+	}
 	return rc;
 }
 
@@ -607,8 +668,38 @@ static slot *take_worker(bw_pool *p, int64_t deadline)
 	}
 }
 
-/* Sends the job and reads the result; the worker's fd belongs to this call. */
-static int exchange(int fd, const bw_pool_job *job, int64_t deadline, bw_pool_result *out, const char **why)
+/* Records a sighting the worker sent during its job and sends the answer.
+ * The sighting is untrusted, but it says nothing a message could not: the
+ * sender and recipients come from its headers. Committed at once: the
+ * milter writes one message at a time and must not lose them. Returns -1
+ * when it is malformed or the worker cannot be answered. */
+static int answer_sighting(bw_pool *p, int fd, const char *payload, size_t len, int64_t deadline)
+{
+	bw_buf strings = {0}, reply = {0};
+	bw_sighting s;
+	int rc = bw_wire_decode_sighting(payload, len, &s, &strings);
+	if (rc == 0) {
+		bw_contact c = {0};
+		char *err = NULL;
+		pthread_mutex_lock(&p->history_lock);
+		if (p->history && bw_history_record(p->history, &s, &c, &err) == 0)
+			bw_history_commit(p->history, &err);
+		else if (!p->history)
+			err = bw_xstrdup("history store closed by a reload");
+		pthread_mutex_unlock(&p->history_lock);
+		bw_wire_encode_contact(&reply, &c, err);
+		free(err);
+		rc = bw_wire_write_frame(fd, BW_FRAME_CONTACT, reply.data, reply.len, deadline);
+	}
+	bw_buf_free(&strings);
+	bw_buf_free(&reply);
+	return rc;
+}
+
+/* Sends the job and reads the result, answering the history sightings the
+ * worker sends on the way; the worker's fd belongs to this call. */
+static int exchange(bw_pool *p, int fd, const bw_pool_job *job, int64_t deadline, bw_pool_result *out,
+		    const char **why)
 {
 	bw_buf head = {0};
 	bw_wire_encode_job_head(&head, job);
@@ -619,8 +710,20 @@ static int exchange(int fd, const bw_pool_job *job, int64_t deadline, bw_pool_re
 	uint32_t type = 0;
 	char *payload = NULL;
 	size_t len = 0;
-	if (rc == 0)
+	/* FIRST_CONTACT sends one per recipient (at most BW_MAX_RECIPIENTS) */
+	for (unsigned sightings = 0; rc == 0; sightings++) {
 		rc = bw_wire_read_frame(fd, &type, &payload, &len, bw_wire_max_reply(job->len), deadline);
+		if (rc < 0 || type != BW_FRAME_SIGHTING)
+			break;
+		if (sightings >= BW_MAX_RECIPIENTS ||
+		    answer_sighting(p, fd, payload, len, deadline) < 0) {
+			free(payload);
+			*why = "worker sent a malformed reply";
+			return -1;
+		}
+		free(payload);
+		payload = NULL;
+	}
 	if (rc < 0) {
 		*why = errno == ETIMEDOUT ? "worker timed out; killed"
 		       : errno == EPROTO ? "worker sent an oversized reply"
@@ -648,7 +751,7 @@ int bw_pool_scan(bw_pool *p, const bw_pool_job *job, bw_pool_result *out)
 	if (!s)
 		return -1;
 	const char *why = NULL;
-	int rc = exchange(s->fd, job, bw_wire_now_ms() + p->timeout_ms, out, &why);
+	int rc = exchange(p, s->fd, job, bw_wire_now_ms() + p->timeout_ms, out, &why);
 	pthread_mutex_lock(&p->lock);
 	if (rc < 0) {
 		memset(out, 0, sizeof *out);
@@ -718,5 +821,8 @@ void bw_pool_free(bw_pool *p)
 	free(p->config_path);
 	free(p->gen_error);
 	free(p->sandbox);
+	bw_history_close(p->history);
+	free(p->history_path);
+	pthread_mutex_destroy(&p->history_lock);
 	free(p);
 }

@@ -289,3 +289,77 @@ int bw_wire_decode_result(const char *payload, size_t len, bw_pool_result *out)
 	out->ok = true;
 	return 0;
 }
+
+/* Sighting payload: msg_key, sender, sender_domain, recipient, i64 sent. */
+void bw_wire_encode_sighting(bw_buf *out, const bw_sighting *s)
+{
+	put_str(out, s->msg_key);
+	put_str(out, s->sender);
+	put_str(out, s->sender_domain);
+	put_str(out, s->recipient);
+	bw_buf_append(out, &s->sent, sizeof s->sent);
+}
+
+/* A non-empty field of at most BW_WIRE_MAX_FIELD bytes, copied (with its
+ * NUL) into strings; returns its offset there, or -1. */
+static long get_field(cursor *c, bw_buf *strings)
+{
+	const char *s;
+	size_t n;
+	if (!get_bytes(c, &s, &n) || n == 0 || n > BW_WIRE_MAX_FIELD || !g_utf8_validate(s, (gssize)n, NULL))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1;
+	long off = (long)strings->len;
+	bw_buf_append(strings, s, n);
+	bw_buf_putc(strings, '\0');
+	return off;
+}
+
+int bw_wire_decode_sighting(const char *payload, size_t len, bw_sighting *s, bw_buf *strings)
+{
+	cursor c = {payload, len};
+	bw_buf_reset(strings);
+	long off[4];
+	for (int i = 0; i < 4; i++)
+		if ((off[i] = get_field(&c, strings)) < 0)
+			return -1;
+	if (c.left != sizeof s->sent)
+		return -1;
+	memcpy(&s->sent, c.p, sizeof s->sent);
+	s->msg_key = strings->data + off[0];
+	s->sender = strings->data + off[1];
+	s->sender_domain = strings->data + off[2];
+	s->recipient = strings->data + off[3];
+	return 0;
+}
+
+void bw_wire_encode_contact(bw_buf *out, const bw_contact *c, const char *error)
+{
+	put_u32(out, error == NULL);
+	if (error)
+		put_str(out, error);
+	else
+		bw_buf_append(out, c, sizeof *c);
+}
+
+int bw_wire_decode_contact(const char *payload, size_t len, bw_contact *c, char **error)
+{
+	cursor cur = {payload, len};
+	uint32_t ok;
+	if (!get_u32(&cur, &ok) || ok > 1)
+		return -1;
+	if (ok) {
+		if (cur.left != sizeof *c)
+			return -1;
+		memcpy(c, cur.p, sizeof *c);
+		return 0;
+	}
+	const char *s;
+	size_t n;
+	if (!get_bytes(&cur, &s, &n) || cur.left)
+		return -1;
+	*error = bw_xstrndup(s, n);
+	return 1;
+}

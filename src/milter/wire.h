@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bulwark/history.h"
 #include "bulwark/util.h"
 #include "milter/pool.h"
 
@@ -17,7 +18,9 @@ enum {
 	BW_FRAME_JOB = 1,    /* daemon -> worker */
 	BW_FRAME_READY = 2,  /* worker -> daemon: loaded and locked down; payload: sandbox summary */
 	BW_FRAME_FAILED = 3, /* worker -> daemon: could not load or lock down; payload: why */
-	BW_FRAME_RESULT = 4  /* worker -> daemon */
+	BW_FRAME_RESULT = 4,  /* worker -> daemon */
+	BW_FRAME_SIGHTING = 5, /* worker -> daemon, during a job: record this in the history store */
+	BW_FRAME_CONTACT = 6   /* daemon -> worker: what the history store answered */
 };
 
 /* The largest message the pool accepts, and what a worker may send back for
@@ -63,5 +66,19 @@ int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_buf
  * holds nothing to free). */
 void bw_wire_encode_result(bw_buf *out, const bw_pool_result *r);
 int bw_wire_decode_result(const char *payload, size_t len, bw_pool_result *out);
+
+/* The sender history lives in the daemon, which may write (docs/sandbox.md):
+ * during a job a worker sends each (message, sender, recipient) sighting and
+ * waits for the contact. The daemon decodes strictly: every string non-empty,
+ * at most BW_WIRE_MAX_FIELD bytes, UTF-8 without control characters; the
+ * strings point into the payload. */
+#define BW_WIRE_MAX_FIELD 2048
+void bw_wire_encode_sighting(bw_buf *out, const bw_sighting *s);
+int bw_wire_decode_sighting(const char *payload, size_t len, bw_sighting *s, bw_buf *strings);
+/* Contact payload: u32 ok, then the contact or the error text. */
+void bw_wire_encode_contact(bw_buf *out, const bw_contact *c, const char *error);
+/* Returns 0 with *c, 1 with *error (malloc'd) when the store failed, -1
+ * when malformed. */
+int bw_wire_decode_contact(const char *payload, size_t len, bw_contact *c, char **error);
 
 #endif

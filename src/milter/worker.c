@@ -2,7 +2,8 @@
  *   1. load: configuration, tracker lists, libmagic, identities, and a
  *      warm-up scan so that every library has opened its data files;
  *      anything new that must be read from disk (intel database, YARA rules)
- *      belongs here, in load_engine;
+ *      belongs here, in load_engine; the sender history, which needs
+ *      writes, stays in the daemon (ask_daemon);
  *   2. lock down (sandbox.c), then serve jobs; from here on no file can be
  *      opened for writing and no socket made.
  * The worker exits with _exit: after lock-down there is nothing to flush,
@@ -70,15 +71,46 @@ static const char warm_up_message[] =
 	"--b\r\nContent-Type: application/octet-stream; name=a.bin\r\n"
 	"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n";
 
-static bw_engine *load_engine(int fd, const char *config_path)
+/* FIRST_CONTACT's history store belongs to the daemon, because recording
+ * a sighting writes and the sandbox forbids writes: the worker sends the
+ * sighting on its socket in the middle of the job and waits for the answer
+ * (docs/sandbox.md). The daemon bounds how long. */
+static int ask_daemon(void *arg, const bw_sighting *s, bw_contact *out, char **error)
+{
+	int fd = *(const int *)arg;
+	bw_buf q = {0};
+	bw_wire_encode_sighting(&q, s);
+	int rc = bw_wire_write_frame(fd, BW_FRAME_SIGHTING, q.data, q.len, -1);
+	bw_buf_free(&q);
+	uint32_t type;
+	char *payload = NULL;
+	size_t len;
+	if (rc == 0)
+		rc = bw_wire_read_frame(fd, &type, &payload, &len, 64 * 1024, -1);
+	if (rc < 0 || type != BW_FRAME_CONTACT)
+		_exit(2); /* the daemon gave up on this job */
+	rc = bw_wire_decode_contact(payload, len, out, error);
+	free(payload);
+	if (rc < 0)
+		_exit(2);
+	return rc == 0 ? 0 : -1;
+}
+
+static bw_engine *load_engine(int *fd, const char *config_path)
 {
 	bw_config cfg;
 	bw_config_default(&cfg);
 	char *err = NULL;
 	if (config_path && bw_config_load(&cfg, config_path, &err) < 0)
-		fail(fd, err);
+		fail(*fd, err);
+	/* opened by the daemon, not here (ask_daemon) */
+	char *history_db = cfg.history_db;
+	cfg.history_db = NULL;
+	/* nothing may be opened after lock-down, not even SQLite's journal probe */
+	cfg.intel_immutable = true;
 	bw_strvec warnings = {0};
 	bw_engine *e = bw_engine_new(&cfg, &warnings);
+	e->cfg.history_db = history_db;
 	for (size_t i = 0; i < warnings.n; i++)
 		fprintf(stderr, "bulwark pool worker: %s\n", warnings.v[i]);
 	bw_strvec_free(&warnings);
@@ -93,6 +125,11 @@ static bw_engine *load_engine(int fd, const char *config_path)
 	size_t n;
 	free(bw_mail_sanitize(warm_up_message, sizeof warm_up_message - 1, &e->cfg.limits, &stats, &n, &err));
 	free(err);
+	/* after the warm-up, which must not record a sighting */
+	if (history_db) {
+		e->history_record = ask_daemon;
+		e->history_arg = fd;
+	}
 	return e;
 }
 
@@ -212,7 +249,7 @@ void bw_pool_worker_main(int fd, const char *config_path, bool drop_user, uid_t 
 		.probe = env_marker("BULWARK_TEST_SANDBOX_PROBE") != NULL,
 	};
 	/* ---- load phase: everything that reads files ---- */
-	bw_engine *e = load_engine(fd, config_path);
+	bw_engine *e = load_engine(&fd, config_path);
 
 	/* ---- lock down ---- */
 	bw_buf summary = {0}, why = {0};

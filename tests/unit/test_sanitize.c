@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bulwark/html.h"
+#include "bulwark/mail.h"
 
 static bw_limits lim;
 
@@ -189,6 +190,35 @@ static void test_empty_and_broken(void **state)
 	free(out);
 }
 
+/* A NUL in an HTML part must not cut off what follows it in the sanitized
+ * message (g_mime_text_part_set_text takes a C string): the tracker after it
+ * is neutralized and the text after it is kept. */
+static void test_nul_in_html_part(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"From: a@example.org\r\nTo: b@example.net\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: text/html; charset=utf-8\r\n\r\n"
+		"<p>before NUL\0after NUL <img src=\"http://t.example/p.gif\" width=1 height=1> tail text</p>\r\n";
+	static const char bare[] = "<p>before NUL\0after NUL <img src=\"http://t.example/p.gif\"> tail text</p>";
+	const struct { const char *data; size_t len; } inputs[] = {
+		{msg, sizeof msg - 1}, {bare, sizeof bare - 1}};
+	for (size_t i = 0; i < 2; i++) {
+		bw_sanitize_stats st;
+		size_t n = 0;
+		char *err = NULL;
+		char *out = bw_mail_sanitize(inputs[i].data, inputs[i].len, &lim, &st, &n, &err);
+		assert_non_null(out);
+		assert_int_equal(st.images, 1);
+		/* quoted-printable: U+FFFD is =EF=BF=BD */
+		assert_non_null(strstr(out, "before NUL=EF=BF=BDafter NUL"));
+		assert_non_null(strstr(out, "tail text</p>"));
+		assert_null(strstr(out, "t.example"));
+		assert_null(memchr(out, '\0', n));
+		free(out);
+	}
+}
+
 int main(void)
 {
 	bw_limits_default(&lim);
@@ -200,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_cannot_take_over),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_empty_and_broken),
+		cmocka_unit_test(test_nul_in_html_part),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

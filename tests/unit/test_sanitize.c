@@ -219,6 +219,32 @@ static void test_nul_in_html_part(void **state)
 	}
 }
 
+/* boundary="b with no closing quote: the parts lenient clients show are
+ * found, the tracker in them is neutralized, and the output's boundary is
+ * well-formed. */
+static void test_unclosed_boundary_quote(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"From: a@example.org\r\nSubject: q\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+		"--b\r\nContent-Type: text/html\r\n\r\n"
+		"<p>hi <img src=\"http://t.example/p.gif\" width=1 height=1></p>\r\n--b--\r\n";
+	bw_sanitize_stats st;
+	size_t n = 0;
+	char *err = NULL;
+	char *out = bw_mail_sanitize(msg, sizeof msg - 1, &lim, &st, &n, &err);
+	assert_non_null(out);
+	assert_int_equal(st.images, 1);
+	assert_null(strstr(out, "t.example"));
+	const char *b = strstr(out, "boundary=\"b\"");
+	assert_non_null(b);
+	assert_true(b[12] == '\r' || b[12] == '\n');
+	assert_non_null(strstr(out, "hello"));
+	free(out);
+}
+
 int main(void)
 {
 	bw_limits_default(&lim);
@@ -231,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_empty_and_broken),
 		cmocka_unit_test(test_nul_in_html_part),
+		cmocka_unit_test(test_unclosed_boundary_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

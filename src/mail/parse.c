@@ -102,20 +102,46 @@ static char *unfold(const char *raw)
 	return out;
 }
 
-static void copy_headers(bw_message *m, GMimeObject *obj)
+/* Cuts s to at most max bytes, on a UTF-8 character boundary; returns the
+ * length it had. */
+static size_t cut_field(char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (max && n > max) {
+		size_t k = max;
+		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+		s[k] = '\0';
+	}
+	return n;
+}
+
+/* Header values past max_header_field_bytes are cut: every detector that
+ * reads headers (address lists, keyword and lookalike checks) then works
+ * on a bounded string. */
+static void copy_headers(bw_message *m, GMimeObject *obj, const bw_limits *lim)
 {
 	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
 	int n = g_mime_header_list_get_count(list);
 	if (n <= 0)
 		return;
 	m->headers = bw_xcalloc((size_t)n, sizeof(bw_header));
+	unsigned cut = 0;
 	for (int i = 0; i < n; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
 		const char *raw = g_mime_header_get_raw_value(h);
-		m->headers[m->nheaders].name = bw_xstrdup(g_mime_header_get_name(h));
-		m->headers[m->nheaders].value = unfold(raw ? raw : "");
-		m->nheaders++;
+		bw_header *out = &m->headers[m->nheaders++];
+		out->name = bw_xstrdup(g_mime_header_get_name(h));
+		out->value = unfold(raw ? raw : "");
+		size_t len = cut_field(out->value, lim->max_header_field_bytes);
+		if (len > lim->max_header_field_bytes && lim->max_header_field_bytes && !cut++)
+			bw_strvec_pushf(&m->errors, "limit: header field %s is %zu bytes; only the first %zu "
+					"were read (max_header_field_bytes)", out->name, len,
+					lim->max_header_field_bytes);
 	}
+	if (cut > 1)
+		bw_strvec_pushf(&m->errors, "limit: %u header fields were longer than %zu bytes and cut "
+				"(max_header_field_bytes)", cut, lim->max_header_field_bytes);
 }
 
 static void first_mailbox(InternetAddressList *list, bw_address *out)
@@ -1030,13 +1056,15 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 			bw_strvec_pushf(&m->errors, "parse: malformed Content-Type boundary parameter: quoted "
 					"string not closed (field ends at byte %zu); read as running to the end "
 					"of the field, as lenient mail clients do", (size_t)(unclosed - 1));
-		copy_headers(m, GMIME_OBJECT(msg));
+		copy_headers(m, GMIME_OBJECT(msg), lim);
 		const char *mid = g_mime_message_get_message_id(msg);
 		if (mid && *mid)
 			m->message_id = strip_angles(mid);
 		const char *subj = g_mime_message_get_subject(msg);
-		if (subj)
+		if (subj) {
 			m->subject = bw_xstrdup(subj);
+			cut_field(m->subject, lim->max_header_field_bytes);
+		}
 		first_mailbox(g_mime_message_get_from(msg), &m->from);
 		first_mailbox(g_mime_message_get_reply_to(msg), &m->reply_to);
 		mailbox_from_raw(m, "From", &m->from);

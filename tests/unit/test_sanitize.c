@@ -245,6 +245,45 @@ static void test_unclosed_boundary_quote(void **state)
 	free(out);
 }
 
+/* CSS past max_css_bytes is read by no one: the scan says so in errors, and
+ * sanitize leaves it out, so a url() beyond the cut cannot load. */
+static void test_css_past_limit(void **state)
+{
+	(void)state;
+	bw_limits small = lim;
+	small.max_css_bytes = 64;
+	static const char html[] =
+		"<style>p{color:red}/* filler filler filler filler filler filler filler */"
+		"div{background:url(https://t.example/late.png)}</style>"
+		"<div style='color:blue; /* filler filler filler filler filler filler filler */"
+		" background:url(https://t.example/attr.png)'>x</div><p>text</p>";
+	bw_part part = {.kind = BW_PART_HTML, .data = (char *)html, .len = sizeof html - 1};
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	m.parts = &part;
+	m.nparts = 1;
+	bw_html_extract(&m, 0, &small);
+	size_t hits = 0;
+	for (size_t i = 0; i < m.errors.n; i++)
+		hits += strstr(m.errors.v[i], "(max_css_bytes)") != NULL;
+	assert_int_equal(hits, 1); /* once per part */
+	m.parts = NULL;
+	m.nparts = 0;
+	bw_message_free(&m);
+
+	size_t n = 0;
+	char *out = bw_html_sanitize(html, sizeof html - 1, &small, NULL, &n);
+	assert_non_null(out);
+	assert_null(strstr(out, "t.example"));
+	/* the unread tails are gone, not merely their url()s */
+	assert_null(strstr(out, "div{background"));
+	assert_null(strstr(out, "background:url"));
+	assert_non_null(strstr(out, "p{color:red}"));
+	assert_non_null(strstr(out, "<p>text</p>"));
+	assert_int_equal(remote_left(out, true), 0);
+	free(out);
+}
+
 int main(void)
 {
 	bw_limits_default(&lim);
@@ -258,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_empty_and_broken),
 		cmocka_unit_test(test_nul_in_html_part),
 		cmocka_unit_test(test_unclosed_boundary_quote),
+		cmocka_unit_test(test_css_past_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

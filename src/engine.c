@@ -316,7 +316,9 @@ static int read_archive_limits(GKeyFile *kf, bw_limits *l, GError **err)
 	    read_size(kf, "limits", "max_archive_bytes", &l->max_archive_bytes, err) < 0 ||
 	    read_uint(kf, "limits", "max_archive_ratio", &l->max_archive_ratio, err) < 0 ||
 	    read_uint(kf, "limits", "max_archive_entries", &l->max_archive_entries, err) < 0 ||
-	    read_size(kf, "limits", "max_archive_entry_bytes", &l->max_archive_entry_bytes, err) < 0)
+	    read_size(kf, "limits", "max_archive_entry_bytes", &l->max_archive_entry_bytes, err) < 0 ||
+	    read_size(kf, "limits", "max_header_field_bytes", &l->max_header_field_bytes, err) < 0 ||
+	    read_size(kf, "limits", "max_css_bytes", &l->max_css_bytes, err) < 0)
 		return -1;
 	return 0;
 }

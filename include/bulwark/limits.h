@@ -20,6 +20,8 @@ typedef struct bw_limits {
 	unsigned max_archive_ratio; /* extracted bytes per byte of the attachment they came from */
 	unsigned max_archive_entries; /* archive entries read per message */
 	size_t max_archive_entry_bytes; /* one entry; the rest is cut */
+	size_t max_header_field_bytes; /* one header field, unfolded; the rest is cut */
+	size_t max_css_bytes;       /* one <style> sheet or style attribute; the rest is cut */
 } bw_limits;
 
 void bw_limits_default(bw_limits *l);

@@ -77,6 +77,7 @@ typedef struct sheet {
 	char *owned;          /* text, when not verbatim (foreign <style>) */
 	bool media_ok;        /* media= could apply on a screen */
 	bool media_always;    /* media= applies on every common screen */
+	size_t full_len;      /* len before the max_css_bytes cut */
 } sheet;
 
 typedef struct rule_ref {
@@ -124,6 +125,7 @@ typedef struct scan {
 	bool any_text;
 	struct style_memo *styles; /* boxes of style attributes without url()s, see inline_style */
 	size_t nstyles, capstyles;     /* capstyles: 0 or a power of two */
+	bool css_cut_reported;
 } scan;
 
 /* Where a URL leads: nowhere remote, remote (listed), or remote once the
@@ -801,6 +803,32 @@ static bool font_used(const scan *sc, const css_src *c, const bw_css_ref *r)
 }
 
 
+/* How much of a style sheet or attribute is read: at most max_css_bytes,
+ * cut on a UTF-8 character boundary. The CSS past the cut is parsed by no
+ * one, so sanitize leaves it out (tail_edit): a browser then reads the same
+ * prefix, ended where ours ended. */
+static size_t css_cut(scan *sc, const char *css, size_t len, const char *what)
+{
+	size_t max = sc->lim->max_css_bytes;
+	if (!max || len <= max)
+		return len;
+	size_t k = max;
+	while (k > 0 && ((unsigned char)css[k] & 0xC0) == 0x80)
+		k--;
+	if (sc->m && !sc->css_cut_reported) {
+		sc->css_cut_reported = true;
+		bw_strvec_pushf(&sc->m->errors, "limit: %s of %zu bytes in HTML part %u: only the first %zu "
+				"were read (max_css_bytes)", what, len, sc->part, k);
+	}
+	return k;
+}
+
+static void tail_edit(scan *sc, css_src *c, size_t read)
+{
+	if (sc->ed && read < c->len)
+		push_edit(&c->local, read, c->len, bw_xstrdup(""), BW_STAT_OTHER);
+}
+
 static void add_sheet(scan *sc, const GumboNode *style)
 {
 	const GumboVector *kids = &style->v.element.children;
@@ -849,6 +877,8 @@ static void add_sheet(scan *sc, const GumboNode *style)
 		s->verbatim = s->len == s->end - s->start && !memcmp(s->text, h + s->start, s->len);
 		s->off = s->start;
 	}
+	s->full_len = s->len;
+	s->len = css_cut(sc, s->text, s->len, "a <style> sheet");
 	bw_css_parse_sheet(s->text, s->len, &s->css);
 }
 
@@ -935,8 +965,9 @@ static void sheet_refs(scan *sc)
 	size_t ri = 0;
 	for (size_t i = 0; i < sc->nsheets; i++) {
 		sheet *s = &sc->sheets[i];
-		css_src c = {.text = s->text, .len = s->len, .verbatim = s->verbatim, .off = s->off,
+		css_src c = {.text = s->text, .len = s->full_len, .verbatim = s->verbatim, .off = s->off,
 			     .start = s->start, .end = s->end};
+		tail_edit(sc, &c, s->len);
 		for (size_t k = 0; k < s->css.at_refs.n; k++) {
 			const bw_css_ref *ref = &s->css.at_refs.v[k];
 			bool on_open = ref->media_ok && (ref->kind != BW_CSS_REF_FONT || font_used(sc, &c, ref));
@@ -1468,9 +1499,8 @@ static style_memo *style_slot(style_memo *t, size_t cap, const char *css, size_t
 			return &t[i];
 }
 
-static void inline_style(scan *sc, const char *css, bw_css_box *box, bw_css_refs *refs)
+static void inline_style(scan *sc, const char *css, size_t len, bw_css_box *box, bw_css_refs *refs)
 {
-	size_t len = strlen(css);
 	uint64_t h = fnv1a(css, len);
 	style_memo *slot = sc->capstyles ? style_slot(sc->styles, sc->capstyles, css, len, h) : NULL;
 	if (slot && slot->css) {
@@ -1513,6 +1543,7 @@ static void enter(scan *sc, frame *f, const frame *up)
 			bw_css_box_merge(&box, &r->rule->box);
 	}
 	GumboAttribute *style = bw_dom_attr(el, "style");
+	size_t style_len = style ? css_cut(sc, style->value, strlen(style->value), "a style attribute") : 0;
 	bw_css_refs irefs = {0};
 	if (sc->chars) {
 		const char *face = html && e->tag == GUMBO_TAG_FONT ? bw_dom_attr_value(el, "face") : NULL;
@@ -1521,11 +1552,11 @@ static void enter(scan *sc, frame *f, const frame *up)
 			font_use_add(sc, face, strlen(face));
 		}
 		if (style && bw_ascii_strcasestr(style->value, "font"))
-			font_use_add(sc, style->value, strlen(style->value));
+			font_use_add(sc, style->value, style_len);
 	}
 	if (style) {
 		bw_css_box ibox;
-		inline_style(sc, style->value, &ibox, &irefs);
+		inline_style(sc, style->value, style_len, &ibox, &irefs);
 		bw_css_box_merge(&box, &ibox);
 	}
 
@@ -1552,6 +1583,7 @@ static void enter(scan *sc, frame *f, const frame *up)
 		c.off = at;
 		if (!c.verbatim && !bw_dom_value_span(sc->d, style, &c.start, &c.end))
 			c.start = c.end = 0;
+		tail_edit(sc, &c, style_len);
 		for (size_t i = 0; i < irefs.n; i++)
 			css_ref(sc, &c, &irefs.v[i], f->shown && irefs.v[i].media_ok, ei.flags, ei.width, ei.height);
 		css_flush(sc, &c);

@@ -27,6 +27,7 @@ typedef struct parse_state {
 	size_t decoded_total;
 	unsigned warned; /* bit per GMimeParserWarning code, so each is reported once */
 	bool parts_reported, decoded_reported;
+	size_t len; /* bytes handed to GMime */
 } parse_state;
 
 static const char *warning_text(GMimeParserWarning code)
@@ -59,7 +60,15 @@ static void on_warning(gint64 offset, GMimeParserWarning code, const gchar *item
 	if (!text || code >= 32 || (st->warned & (1u << code)))
 		return;
 	st->warned |= 1u << code;
-	bw_strvec_pushf(&st->m->errors, "parse: %s (at byte %lld)", text, (long long)offset);
+	/* GMime reports -1 where it has no position; a truncated message was
+	 * cut at its end (it ran out of input inside an open part). */
+	if (offset >= 0)
+		bw_strvec_pushf(&st->m->errors, "parse: %s (at byte %lld)", text, (long long)offset);
+	else if (code == GMIME_WARN_TRUNCATED_MESSAGE)
+		bw_strvec_pushf(&st->m->errors, "parse: %s (input ends at byte %zu inside an unclosed "
+				"multipart)", text, st->len);
+	else
+		bw_strvec_pushf(&st->m->errors, "parse: %s (position unknown)", text);
 }
 
 static char *strip_angles(const char *s)
@@ -93,20 +102,46 @@ static char *unfold(const char *raw)
 	return out;
 }
 
-static void copy_headers(bw_message *m, GMimeObject *obj)
+/* Cuts s to at most max bytes, on a UTF-8 character boundary; returns the
+ * length it had. */
+static size_t cut_field(char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (max && n > max) {
+		size_t k = max;
+		while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+			k--;
+		s[k] = '\0';
+	}
+	return n;
+}
+
+/* Header values past max_header_field_bytes are cut: every detector that
+ * reads headers (address lists, keyword and lookalike checks) then works
+ * on a bounded string. */
+static void copy_headers(bw_message *m, GMimeObject *obj, const bw_limits *lim)
 {
 	GMimeHeaderList *list = g_mime_object_get_header_list(obj);
 	int n = g_mime_header_list_get_count(list);
 	if (n <= 0)
 		return;
 	m->headers = bw_xcalloc((size_t)n, sizeof(bw_header));
+	unsigned cut = 0;
 	for (int i = 0; i < n; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(list, i);
 		const char *raw = g_mime_header_get_raw_value(h);
-		m->headers[m->nheaders].name = bw_xstrdup(g_mime_header_get_name(h));
-		m->headers[m->nheaders].value = unfold(raw ? raw : "");
-		m->nheaders++;
+		bw_header *out = &m->headers[m->nheaders++];
+		out->name = bw_xstrdup(g_mime_header_get_name(h));
+		out->value = unfold(raw ? raw : "");
+		size_t len = cut_field(out->value, lim->max_header_field_bytes);
+		if (len > lim->max_header_field_bytes && lim->max_header_field_bytes && !cut++)
+			bw_strvec_pushf(&m->errors, "limit: header field %s is %zu bytes; only the first %zu "
+					"were read (max_header_field_bytes)", out->name, len,
+					lim->max_header_field_bytes);
 	}
+	if (cut > 1)
+		bw_strvec_pushf(&m->errors, "limit: %u header fields were longer than %zu bytes and cut "
+				"(max_header_field_bytes)", cut, lim->max_header_field_bytes);
 }
 
 static void first_mailbox(InternetAddressList *list, bw_address *out)
@@ -704,6 +739,8 @@ enum {
  * keys; rewrite.c reads the first too. */
 #define BW_CUT_KEY "bw-structure-cut"
 #define BW_CUT_WHY_KEY "bw-structure-cut-why"
+/* Offset + 1 of the first repaired boundary parameter (see bw_mime_construct). */
+#define BW_UNCLOSED_KEY "bw-unclosed-boundary"
 
 typedef struct nest_level {
 	char *boundary; /* a multipart's boundary; NULL for a message/rfc822 level */
@@ -711,9 +748,12 @@ typedef struct nest_level {
 } nest_level;
 
 /* type/subtype and boundary of a Content-Type value, loosely: enough to
- * follow the structure, erring towards seeing less nesting than GMime. */
+ * follow the structure, erring towards seeing less nesting than GMime.
+ * *unterminated is set when the boundary's quoted string has no closing
+ * quote: it then runs to the end of the field, as lenient readers (Python's
+ * email package, mail clients) take it, white space at the end left out. */
 static void read_content_type(const char *v, size_t n, bool *multipart, bool *message,
-			      const char **b, size_t *blen)
+			      const char **b, size_t *blen, bool *unterminated)
 {
 	while (n && (*v == ' ' || *v == '\t')) {
 		v++;
@@ -724,6 +764,7 @@ static void read_content_type(const char *v, size_t n, bool *multipart, bool *me
 		   (n >= 14 && g_ascii_strncasecmp(v, "message/global", 14) == 0);
 	*b = NULL;
 	*blen = 0;
+	*unterminated = false;
 	for (size_t i = 0; *multipart && i + 9 <= n; i++) {
 		if (g_ascii_strncasecmp(v + i, "boundary=", 9) != 0 ||
 		    (i > 0 && v[i - 1] != ';' && v[i - 1] != ' ' && v[i - 1] != '\t'))
@@ -732,6 +773,11 @@ static void read_content_type(const char *v, size_t n, bool *multipart, bool *me
 		if (j < n && v[j] == '"') {
 			for (k = ++j; k < n && v[k] != '"'; k++)
 				;
+			if (k == n) {
+				while (k > j && (v[k - 1] == ' ' || v[k - 1] == '\t'))
+					k--;
+				*unterminated = k > j;
+			}
 		} else {
 			for (k = j; k < n && v[k] != ';' && v[k] != ' ' && v[k] != '\t' && v[k] != '\r' &&
 				    v[k] != '\n'; k++)
@@ -759,15 +805,25 @@ static bool is_field_line(const char *line, size_t n)
 	return i < n && line[i] == ':';
 }
 
+/* The offset after the last non-blank byte of a field line starting at pos,
+ * or prev when the line is all blank. */
+static size_t field_end(const char *line, size_t content, size_t pos, size_t prev)
+{
+	while (content && (line[content - 1] == ' ' || line[content - 1] == '\t'))
+		content--;
+	return content ? pos + content : prev;
+}
+
 /* Offset of the line at which the message passes one of the caps, or len;
- * *why says which. */
-static size_t structure_cut(const char *d, size_t len, const char **why)
+ * *why says which. The offsets where a Content-Type field with an unterminated
+ * quoted boundary ends (where its closing quote belongs) go to unclosed. */
+static size_t structure_cut(const char *d, size_t len, const char **why, GArray *unclosed)
 {
 	nest_level *st = bw_xcalloc(CAP_NESTING + 1, sizeof *st);
 	size_t depth = 0, cut = len, pos = 0, block = 0, parts = 0, header_bytes = 0;
 	bool headers = true;
 	char ctype[4096];
-	size_t ctlen = 0;
+	size_t ctlen = 0, ct_end = 0; /* ct_end: after the field's last non-blank byte */
 	bool in_ct = false;
 	*why = NULL;
 	while (pos < len) {
@@ -818,10 +874,12 @@ static size_t structure_cut(const char *d, size_t len, const char **why)
 		}
 		if (in_headers && content == 0) {
 			/* end of a header block: does it open a level? */
-			bool mp, msg;
+			bool mp, msg, unterminated;
 			const char *b;
 			size_t blen;
-			read_content_type(ctype, ctlen, &mp, &msg, &b, &blen);
+			read_content_type(ctype, ctlen, &mp, &msg, &b, &blen, &unterminated);
+			if (unterminated)
+				g_array_append_val(unclosed, ct_end);
 			if ((mp && b) || msg) {
 				if (depth == CAP_NESTING) {
 					cut = block;
@@ -846,12 +904,14 @@ static size_t structure_cut(const char *d, size_t len, const char **why)
 				size_t take = content < sizeof ctype - ctlen ? content : sizeof ctype - ctlen;
 				memcpy(ctype + ctlen, line, take);
 				ctlen += take;
+				ct_end = field_end(line, content, pos, ct_end);
 			}
 		} else if (in_headers) {
 			in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
 			if (in_ct) {
 				ctlen = content - 13 < sizeof ctype ? content - 13 : sizeof ctype;
 				memcpy(ctype, line + 13, ctlen);
+				ct_end = field_end(line, content, pos, pos + 13);
 			}
 		}
 		pos = end;
@@ -878,11 +938,31 @@ GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions
 	if (len > G_MAXUINT) /* GByteArray lengths are guint */
 		len = G_MAXUINT;
 	const char *why;
-	size_t cut = structure_cut(data, len, &why);
-	GByteArray *array = g_byte_array_new_take((guint8 *)data, cut);
+	GArray *unclosed = g_array_new(FALSE, FALSE, sizeof(size_t));
+	size_t cut = structure_cut(data, len, &why, unclosed);
+	GByteArray *array;
+	if (unclosed->len == 0) {
+		array = g_byte_array_new_take((guint8 *)data, cut);
+	} else {
+		/* GMime takes boundary="b (no closing quote) to have no boundary
+		 * and finds no parts, while lenient clients read boundary b and
+		 * show the parts, trackers and all. The copy closes each such
+		 * quote where its field ends, so GMime reads what they do. Rare,
+		 * so the copy (one message size more) is paid only here. */
+		array = g_byte_array_sized_new((guint)(cut + unclosed->len));
+		size_t from = 0;
+		for (guint i = 0; i < unclosed->len; i++) {
+			size_t at = g_array_index(unclosed, size_t, i);
+			g_byte_array_append(array, (const guint8 *)data + from, (guint)(at - from));
+			g_byte_array_append(array, (const guint8 *)"\"", 1);
+			from = at;
+		}
+		g_byte_array_append(array, (const guint8 *)data + from, (guint)(cut - from));
+	}
 	GMimeStream *stream = g_mime_stream_mem_new_with_byte_array(array);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
-	g_object_set_data_full(G_OBJECT(stream), "bw-array", array, free_array_not_data);
+	g_object_set_data_full(G_OBJECT(stream), "bw-array", array,
+			       unclosed->len ? (GDestroyNotify)g_byte_array_unref : free_array_not_data);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	GMimeMessage *msg = g_mime_parser_construct_message(parser, opts);
@@ -892,6 +972,10 @@ GMimeMessage *bw_mime_construct(const char *data, size_t len, GMimeParserOptions
 		g_object_set_data(G_OBJECT(msg), BW_CUT_KEY, GSIZE_TO_POINTER(cut + 1));
 		g_object_set_data(G_OBJECT(msg), BW_CUT_WHY_KEY, (gpointer)why);
 	}
+	if (msg && unclosed->len)
+		g_object_set_data(G_OBJECT(msg), BW_UNCLOSED_KEY,
+				  GSIZE_TO_POINTER(g_array_index(unclosed, size_t, 0) + 1));
+	g_array_free(unclosed, TRUE);
 	return msg;
 }
 
@@ -954,6 +1038,7 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 		return;
 	}
 
+	st.len = len;
 	GMimeParserOptions *opts = bw_mime_options();
 	g_mime_parser_options_set_warning_callback(opts, on_warning, &st);
 	GMimeMessage *msg = bw_mime_construct(data, len, opts);
@@ -966,13 +1051,20 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 		if (cut != SIZE_MAX)
 			bw_strvec_pushf(&m->errors, "limit: %s at byte %zu; the rest of the message was not read",
 					why, cut);
-		copy_headers(m, GMIME_OBJECT(msg));
+		gsize unclosed = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(msg), BW_UNCLOSED_KEY));
+		if (unclosed)
+			bw_strvec_pushf(&m->errors, "parse: malformed Content-Type boundary parameter: quoted "
+					"string not closed (field ends at byte %zu); read as running to the end "
+					"of the field, as lenient mail clients do", (size_t)(unclosed - 1));
+		copy_headers(m, GMIME_OBJECT(msg), lim);
 		const char *mid = g_mime_message_get_message_id(msg);
 		if (mid && *mid)
 			m->message_id = strip_angles(mid);
 		const char *subj = g_mime_message_get_subject(msg);
-		if (subj)
+		if (subj) {
 			m->subject = bw_xstrdup(subj);
+			cut_field(m->subject, lim->max_header_field_bytes);
+		}
 		first_mailbox(g_mime_message_get_from(msg), &m->from);
 		first_mailbox(g_mime_message_get_reply_to(msg), &m->reply_to);
 		mailbox_from_raw(m, "From", &m->from);

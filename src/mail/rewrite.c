@@ -38,6 +38,24 @@ static bool stats_add(bw_sanitize_stats *sum, const bw_sanitize_stats *part)
 	       part->media || part->other || part->links_unwrapped;
 }
 
+/* g_mime_text_part_set_text takes a C string, so a NUL in the text would cut
+ * off everything after it. A NUL displays as nothing (HTML5 drops it in text
+ * and reads it as U+FFFD in attribute values), so it becomes U+FFFD: no
+ * content is lost and the output carries no NUL for a client to trip on. */
+static void set_text_without_nul(GMimeTextPart *part, const char *text, size_t len)
+{
+	bw_buf b = {0};
+	const char *p = text, *end = text + len, *nul;
+	while ((nul = memchr(p, '\0', (size_t)(end - p)))) {
+		bw_buf_append(&b, p, (size_t)(nul - p));
+		bw_buf_append(&b, "\xEF\xBF\xBD", 3);
+		p = nul + 1;
+	}
+	bw_buf_append(&b, p, (size_t)(end - p));
+	g_mime_text_part_set_text(part, b.data ? b.data : "");
+	bw_buf_free(&b);
+}
+
 static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
 {
 	rewrite_state *st = arg;
@@ -69,7 +87,7 @@ static void rewrite_leaf(GMimePart *part, unsigned depth, void *arg)
 		       memcmp(clean, html, out_len) != 0;
 	free(html);
 	if (changed && GMIME_IS_TEXT_PART(part)) {
-		g_mime_text_part_set_text(GMIME_TEXT_PART(part), clean);
+		set_text_without_nul(GMIME_TEXT_PART(part), clean, out_len);
 		g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
 	}
 	free(clean);
@@ -218,6 +236,8 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		msg = g_mime_message_new(FALSE);
 		GMimeTextPart *part = g_mime_text_part_new_with_subtype("html");
 		char *text = g_utf8_make_valid(data, (gssize)len);
+		/* g_utf8_make_valid already turns NUL into U+FFFD (g_utf8_validate
+		 * rejects NUL within a length). */
 		g_mime_text_part_set_text(part, text);
 		g_free(text);
 		g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));

@@ -251,6 +251,36 @@ static void test_mbox_and_maildir(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* boundary="b with no closing quote: lenient clients read boundary b and
+ * show the parts, so the scan must read them too and say the parameter was
+ * malformed; a nested multipart, a folded field and trailing blanks too. */
+static void test_unclosed_boundary_quote(void **state)
+{
+	bw_message m;
+	parse(&m, "From: a@example.org\r\nSubject: q\r\nMIME-Version: 1.0\r\n"
+		  "Content-Type: multipart/mixed; boundary=\"b\r\n\r\n"
+		  "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+		  "--b\r\nContent-Type: multipart/alternative;\r\n\tboundary=\"in ner \t\r\n\r\n"
+		  "--in ner\r\nContent-Type: text/html\r\n\r\n<img src=\"http://t.example/p.gif\">\r\n"
+		  "--in ner--\r\n--b--\r\n");
+	assert_int_equal(m.nparts, 2);
+	assert_int_equal(m.parts[0].kind, BW_PART_TEXT);
+	assert_string_equal(m.parts[0].data, "hello");
+	assert_int_equal(m.parts[1].kind, BW_PART_HTML);
+	assert_non_null(strstr(m.parts[1].data, "http://t.example/p.gif"));
+	assert_true(has_error(&m, "malformed Content-Type boundary parameter"));
+	assert_false(has_error(&m, "truncated"));
+	bw_message_free(&m);
+
+	/* GMime gives no position for a truncated message: the report names
+	 * where the input ended, never byte -1 */
+	parse(&m, "Subject: t\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n"
+		  "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n");
+	assert_true(has_error(&m, "message is truncated (input ends at byte"));
+	assert_false(has_error(&m, "-1"));
+	bw_message_free(&m);
+}
+
 int main(void)
 {
 	bw_mail_init();
@@ -265,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_limits_are_reported),
 		cmocka_unit_test(test_garbage_still_gives_a_message),
 		cmocka_unit_test(test_mbox_and_maildir),
+		cmocka_unit_test(test_unclosed_boundary_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

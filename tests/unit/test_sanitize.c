@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bulwark/html.h"
+#include "bulwark/mail.h"
 
 static bw_limits lim;
 
@@ -189,6 +190,100 @@ static void test_empty_and_broken(void **state)
 	free(out);
 }
 
+/* A NUL in an HTML part must not cut off what follows it in the sanitized
+ * message (g_mime_text_part_set_text takes a C string): the tracker after it
+ * is neutralized and the text after it is kept. */
+static void test_nul_in_html_part(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"From: a@example.org\r\nTo: b@example.net\r\nSubject: nul\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: text/html; charset=utf-8\r\n\r\n"
+		"<p>before NUL\0after NUL <img src=\"http://t.example/p.gif\" width=1 height=1> tail text</p>\r\n";
+	static const char bare[] = "<p>before NUL\0after NUL <img src=\"http://t.example/p.gif\"> tail text</p>";
+	const struct { const char *data; size_t len; } inputs[] = {
+		{msg, sizeof msg - 1}, {bare, sizeof bare - 1}};
+	for (size_t i = 0; i < 2; i++) {
+		bw_sanitize_stats st;
+		size_t n = 0;
+		char *err = NULL;
+		char *out = bw_mail_sanitize(inputs[i].data, inputs[i].len, &lim, &st, &n, &err);
+		assert_non_null(out);
+		assert_int_equal(st.images, 1);
+		/* quoted-printable: U+FFFD is =EF=BF=BD */
+		assert_non_null(strstr(out, "before NUL=EF=BF=BDafter NUL"));
+		assert_non_null(strstr(out, "tail text</p>"));
+		assert_null(strstr(out, "t.example"));
+		assert_null(memchr(out, '\0', n));
+		free(out);
+	}
+}
+
+/* boundary="b with no closing quote: the parts lenient clients show are
+ * found, the tracker in them is neutralized, and the output's boundary is
+ * well-formed. */
+static void test_unclosed_boundary_quote(void **state)
+{
+	(void)state;
+	static const char msg[] =
+		"From: a@example.org\r\nSubject: q\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"b\r\n\r\n"
+		"--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+		"--b\r\nContent-Type: text/html\r\n\r\n"
+		"<p>hi <img src=\"http://t.example/p.gif\" width=1 height=1></p>\r\n--b--\r\n";
+	bw_sanitize_stats st;
+	size_t n = 0;
+	char *err = NULL;
+	char *out = bw_mail_sanitize(msg, sizeof msg - 1, &lim, &st, &n, &err);
+	assert_non_null(out);
+	assert_int_equal(st.images, 1);
+	assert_null(strstr(out, "t.example"));
+	const char *b = strstr(out, "boundary=\"b\"");
+	assert_non_null(b);
+	assert_true(b[12] == '\r' || b[12] == '\n');
+	assert_non_null(strstr(out, "hello"));
+	free(out);
+}
+
+/* CSS past max_css_bytes is read by no one: the scan says so in errors, and
+ * sanitize leaves it out, so a url() beyond the cut cannot load. */
+static void test_css_past_limit(void **state)
+{
+	(void)state;
+	bw_limits small = lim;
+	small.max_css_bytes = 64;
+	static const char html[] =
+		"<style>p{color:red}/* filler filler filler filler filler filler filler */"
+		"div{background:url(https://t.example/late.png)}</style>"
+		"<div style='color:blue; /* filler filler filler filler filler filler filler */"
+		" background:url(https://t.example/attr.png)'>x</div><p>text</p>";
+	bw_part part = {.kind = BW_PART_HTML, .data = (char *)html, .len = sizeof html - 1};
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	m.parts = &part;
+	m.nparts = 1;
+	bw_html_extract(&m, 0, &small);
+	size_t hits = 0;
+	for (size_t i = 0; i < m.errors.n; i++)
+		hits += strstr(m.errors.v[i], "(max_css_bytes)") != NULL;
+	assert_int_equal(hits, 1); /* once per part */
+	m.parts = NULL;
+	m.nparts = 0;
+	bw_message_free(&m);
+
+	size_t n = 0;
+	char *out = bw_html_sanitize(html, sizeof html - 1, &small, NULL, &n);
+	assert_non_null(out);
+	assert_null(strstr(out, "t.example"));
+	/* the unread tails are gone, not merely their url()s */
+	assert_null(strstr(out, "div{background"));
+	assert_null(strstr(out, "background:url"));
+	assert_non_null(strstr(out, "p{color:red}"));
+	assert_non_null(strstr(out, "<p>text</p>"));
+	assert_int_equal(remote_left(out, true), 0);
+	free(out);
+}
+
 int main(void)
 {
 	bw_limits_default(&lim);
@@ -200,6 +295,9 @@ int main(void)
 		cmocka_unit_test(test_duplicates_cannot_take_over),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_empty_and_broken),
+		cmocka_unit_test(test_nul_in_html_part),
+		cmocka_unit_test(test_unclosed_boundary_quote),
+		cmocka_unit_test(test_css_past_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

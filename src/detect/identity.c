@@ -49,7 +49,33 @@ struct bw_protected {
 	GHashTable *shorteners;
 };
 
+/* Skeletons of recent strings, per thread: a message asks for the skeleton
+ * of each host it names, hosts recur across messages, and one costs about
+ * 15,000 instructions. A skeleton depends only on the string and ICU's
+ * confusables data, which every checker opened by uspoof_open shares. */
+enum { SKEL_CACHE = 256, SKEL_CACHE_MAX = 128 };
+typedef struct skel_entry {
+	char *s, *skeleton;
+} skel_entry;
+static __thread skel_entry skel_cache[SKEL_CACHE];
+
+static char *skeleton_of(const bw_protected *p, const char *s);
+
 char *bw_skeleton(const bw_protected *p, const char *s)
+{
+	if (strlen(s) > SKEL_CACHE_MAX)
+		return skeleton_of(p, s);
+	skel_entry *e = &skel_cache[g_str_hash(s) % SKEL_CACHE];
+	if (!e->s || strcmp(e->s, s) != 0) {
+		free(e->s);
+		free(e->skeleton);
+		e->s = bw_xstrdup(s);
+		e->skeleton = skeleton_of(p, s);
+	}
+	return bw_xstrdup(e->skeleton);
+}
+
+static char *skeleton_of(const bw_protected *p, const char *s)
 {
 	char *nfkd = g_utf8_normalize(s, -1, G_NORMALIZE_NFKD);
 	if (!nfkd)

@@ -30,6 +30,7 @@ typedef struct pdomain {
 	size_t domain_len;
 	uint64_t label_chars; /* char_set of label_skel */
 	uint64_t nohy_bytes, dotted_bytes, dotted_label_bytes; /* byte_set of label_nohy, dotted, dotted_label */
+	guint reg_hash, skeleton_hash; /* g_str_hash: most unequal strings differ here */
 } pdomain;
 
 typedef struct pname {
@@ -369,6 +370,8 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	free(u);
 	free(ul);
 	d->reg = reg;
+	d->reg_hash = g_str_hash(reg);
+	d->skeleton_hash = g_str_hash(d->skeleton);
 }
 
 static void load_shorteners(bw_protected *p, const char *path, bw_strvec *errors)
@@ -520,13 +523,14 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	char *nohy = strip_hyphens(lskel);
 	long lsklen = g_utf8_strlen(lskel, -1);
 	uint64_t lchars = char_set(lskel), lbytes = byte_set(lskel), subbytes = byte_set(dotsub);
+	guint reg_hash = g_str_hash(reg), skel_hash = g_str_hash(skel);
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
 	for (size_t i = 0; i < p->ndoms; i++) {
 		const pdomain *d = &p->doms[i];
 		/* a configured subdomain (folha.uol.com.br): its parent is no lookalike */
-		if (strcmp(reg, d->reg) == 0)
+		if (reg_hash == d->reg_hash && strcmp(reg, d->reg) == 0)
 			continue;
 		size_t plen = d->label_len;
 		double s = 0;
@@ -537,7 +541,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		 * dotted name in dotsub when it is part of it: byte sets rule out
 		 * most protected domains before any string comparison. */
 		bool related = within(d->nohy_bytes, lbytes);
-		if (strcmp(skel, d->skeleton) == 0) {
+		if (skel_hash == d->skeleton_hash && strcmp(skel, d->skeleton) == 0) {
 			s = 4, method = "skeleton";
 		} else if (d->generic && !sublen) {
 			continue;

@@ -60,7 +60,7 @@ static void scan_names(pdf_scan *s, const char *d, size_t len, long at)
 		}
 		name[k] = '\0';
 		for (int key = 0; key < NKEYS; key++)
-			if (strcmp(name, keys[key]) == 0) {
+			if (name[0] == keys[key][0] && strcmp(name, keys[key]) == 0) {
 				if (s->count[key]++ == 0)
 					s->first[key] = at >= 0 ? at : (long)(p - d);
 				s->escaped |= esc;

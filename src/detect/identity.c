@@ -31,6 +31,7 @@ typedef struct pdomain {
 	uint64_t label_chars; /* char_set of label_skel */
 	uint64_t nohy_bytes, dotted_bytes, dotted_label_bytes; /* byte_set of label_nohy, dotted, dotted_label */
 	bool hyphenated;      /* label_skel has words: "northern-daily-news" */
+	guint reg_hash, skeleton_hash; /* g_str_hash: most unequal strings differ here */
 } pdomain;
 
 typedef struct pname {
@@ -50,7 +51,33 @@ struct bw_protected {
 	GHashTable *shorteners;
 };
 
+/* Skeletons of recent strings, per thread: a message asks for the skeleton
+ * of each host it names, hosts recur across messages, and one costs about
+ * 15,000 instructions. A skeleton depends only on the string and ICU's
+ * confusables data, which every checker opened by uspoof_open shares. */
+enum { SKEL_CACHE = 256, SKEL_CACHE_MAX = 128 };
+typedef struct skel_entry {
+	char *s, *skeleton;
+} skel_entry;
+static __thread skel_entry skel_cache[SKEL_CACHE];
+
+static char *skeleton_of(const bw_protected *p, const char *s);
+
 char *bw_skeleton(const bw_protected *p, const char *s)
+{
+	if (strlen(s) > SKEL_CACHE_MAX)
+		return skeleton_of(p, s);
+	skel_entry *e = &skel_cache[g_str_hash(s) % SKEL_CACHE];
+	if (!e->s || strcmp(e->s, s) != 0) {
+		free(e->s);
+		free(e->skeleton);
+		e->s = bw_xstrdup(s);
+		e->skeleton = skeleton_of(p, s);
+	}
+	return bw_xstrdup(e->skeleton);
+}
+
+static char *skeleton_of(const bw_protected *p, const char *s)
 {
 	char *nfkd = g_utf8_normalize(s, -1, G_NORMALIZE_NFKD);
 	if (!nfkd)
@@ -415,6 +442,8 @@ static void add_domain(bw_protected *p, const char *domain, bool generic, size_t
 	free(u);
 	free(ul);
 	d->reg = reg;
+	d->reg_hash = g_str_hash(reg);
+	d->skeleton_hash = g_str_hash(d->skeleton);
 }
 
 static void load_shorteners(bw_protected *p, const char *path, bw_strvec *errors)
@@ -568,13 +597,14 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 	uint64_t lchars = char_set(lskel), lbytes = byte_set(lskel), subbytes = byte_set(dotsub);
 	uint64_t nohybytes = byte_set(nohy);
 	bool lhyphen = strchr(lskel, '-') != NULL;
+	guint reg_hash = g_str_hash(reg), skel_hash = g_str_hash(skel);
 	size_t llen = g_utf8_strlen(ulabel, -1); /* lengths of the labels, not of skeletons ("m" -> "rn") */
 	double best = 0;
 	size_t bestlen = 0;
 	for (size_t i = 0; i < p->ndoms; i++) {
 		const pdomain *d = &p->doms[i];
 		/* a configured subdomain (folha.uol.com.br): its parent is no lookalike */
-		if (strcmp(reg, d->reg) == 0)
+		if (reg_hash == d->reg_hash && strcmp(reg, d->reg) == 0)
 			continue;
 		size_t plen = d->label_len;
 		double s = 0;
@@ -585,7 +615,7 @@ bool bw_lookalike_check(const bw_protected *p, const char *host, bw_lookalike *o
 		 * dotted name in dotsub when it is part of it: byte sets rule out
 		 * most protected domains before any string comparison. */
 		bool related = within(d->nohy_bytes, lbytes);
-		if (strcmp(skel, d->skeleton) == 0) {
+		if (skel_hash == d->skeleton_hash && strcmp(skel, d->skeleton) == 0) {
 			s = 4, method = "skeleton";
 		} else if (d->generic && !sublen) {
 			continue;

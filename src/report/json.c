@@ -58,6 +58,14 @@ void bw_json_string(bw_buf *b, const char *s)
 	bw_buf_putc(b, '"');
 	size_t run = 0; /* bytes copied verbatim are appended in runs */
 	for (size_t i = 0; i < n;) {
+		/* printable ASCII other than '"' and '\\' is most of any report */
+		size_t plain = i;
+		while (plain < n && p[plain] >= 0x20 && p[plain] < 0x7f && p[plain] != '"' && p[plain] != '\\')
+			plain++;
+		run += plain - i;
+		i = plain;
+		if (i == n)
+			break;
 		unsigned char c = p[i];
 		const char *esc = NULL;
 		char u[7];

@@ -35,6 +35,10 @@ typedef struct bw_part {
 	char *archive_format; /* archive: libarchive's name of its format, or NULL if not an archive */
 	unsigned archive_entries; /* archive: entries read */
 	const char *archive_limit; /* archive: the limit that stopped its extraction (static), or NULL */
+	/* tar: non-zero data after its end-of-archive marker, where readers
+	 * stop (offset in the decompressed stream, and bytes from there); it is
+	 * extracted as a member named BW_ARCHIVE_TRAILER (bulwark/archive.h) */
+	size_t archive_trailing_offset, archive_trailing_bytes;
 } bw_part;
 
 typedef struct bw_address {

@@ -17,9 +17,9 @@
 
 #include "bulwark/report.h"
 #include "detect/detect.h"
+#include "detect/docscan.h"
 
 enum {
-	MAX_RTF_OBJECTS = 64,
 	MAX_OBJECT_BYTES = 8 << 20, /* decoded \objdata kept per object */
 	MAX_WORD = 32,
 };
@@ -57,15 +57,6 @@ static void check_cfb(bw_message *m, unsigned i, const char *data, size_t len, b
 }
 
 /* ---- RTF ---- */
-
-typedef struct rtf_object {
-	size_t offset;      /* of \objdata (or \object when there is none) */
-	char cls[65];       /* \objclass, else the OLE1 header's class name */
-	size_t bytes;       /* decoded \objdata */
-	bool update;        /* \objupdate */
-	bool equation;
-	bool package;       /* an embedded file (OLE Package) */
-} rtf_object;
 
 /* A control word at d[i] == '\\': its letters into w, returns the index
  * after it and its numeric parameter (and the space that ends it). */
@@ -133,7 +124,7 @@ static bool contains_ci(const char *hay, size_t n, const char *needle)
 	return false;
 }
 
-static void analyse_object(rtf_object *o, const bw_buf *bin)
+static void analyse_object(bw_rtf_object *o, const bw_buf *bin)
 {
 	o->bytes = bin->len;
 	if (!bin->len)
@@ -164,12 +155,11 @@ static void analyse_object(rtf_object *o, const bw_buf *bin)
 	}
 }
 
-/* Finds the embedded objects of an RTF document (at most MAX_RTF_OBJECTS). */
-static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
+size_t bw_rtf_objects(const char *d, size_t len, bw_rtf_object *objs)
 {
 	size_t n = 0;
 	char w[MAX_WORD + 1];
-	rtf_object *cur = NULL;
+	bw_rtf_object *cur = NULL;
 	for (size_t i = 0; i < len;) {
 		const char *bs = memchr(d + i, '\\', len - i);
 		if (!bs)
@@ -181,7 +171,7 @@ static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
 			continue;
 		}
 		if (strcmp(w, "object") == 0 || (strcmp(w, "objdata") == 0 && (!cur || cur->bytes))) {
-			if (n == MAX_RTF_OBJECTS)
+			if (n == BW_RTF_MAX_OBJECTS)
 				break;
 			cur = &objs[n++];
 			memset(cur, 0, sizeof *cur);
@@ -215,14 +205,14 @@ static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
 static void check_rtf(bw_message *m, unsigned i, bw_attach_hits *embedded, bw_attach_hits *equation)
 {
 	const bw_part *p = &m->parts[i];
-	rtf_object *objs = bw_xcalloc(MAX_RTF_OBJECTS, sizeof *objs);
-	size_t n = rtf_objects(p->data, p->len, objs);
+	bw_rtf_object *objs = bw_xcalloc(BW_RTF_MAX_OBJECTS, sizeof *objs);
+	size_t n = bw_rtf_objects(p->data, p->len, objs);
 	if (n) {
 		bool update = false, eq = false;
 		bw_buf det = {0};
 		bw_buf_puts(&det, "\"objects\":[");
 		for (size_t k = 0; k < n; k++) {
-			const rtf_object *o = &objs[k];
+			const bw_rtf_object *o = &objs[k];
 			update |= o->update;
 			eq |= o->equation;
 			bw_buf_printf(&det, "%s{\"offset\":%zu,\"class\":", k ? "," : "", o->offset);

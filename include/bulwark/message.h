@@ -74,7 +74,8 @@ enum {
 	BW_RES_HIDDEN = 1u << 1,          /* element or an ancestor hidden */
 	BW_RES_CANDIDATE = 1u << 2,       /* srcset/picture candidate: browser picks one */
 	BW_LINK_TEXT_IS_URL = 1u << 3,    /* visible text looks like a URL or domain */
-	BW_LINK_ZERO_SIZE_TEXT = 1u << 4  /* text rendered at zero size */
+	BW_LINK_ZERO_SIZE_TEXT = 1u << 4, /* text rendered at zero size */
+	BW_LINK_IN_DOCUMENT = 1u << 5     /* an external relationship of an attached document (rel_type) */
 };
 
 typedef struct bw_resource {
@@ -98,6 +99,9 @@ typedef struct bw_link {
 	size_t span_start;    /* span of the href attribute value (without quotes) */
 	size_t span_end;
 	bw_tracker *tracker;
+	/* BW_LINK_IN_DOCUMENT: the relationship type's last segment
+	 * ("attachedTemplate", "hyperlink", ...); part is the .rels member */
+	char *rel_type;
 } bw_link;
 
 typedef enum bw_severity { BW_SEV_INFO, BW_SEV_LOW, BW_SEV_MEDIUM, BW_SEV_HIGH } bw_severity;

@@ -4,12 +4,20 @@
  * class; RTF_EMBEDDED_OBJECT for OLE objects in RTF (\object, \objdata)
  * and RTF_EQUATION_EDITOR when one of them is Equation.3, the component of
  * CVE-2017-11882 and CVE-2018-0802 that APT40 and many others exploited
- * with RTF lures.
+ * with RTF lures; OFFICE_REMOTE_TEMPLATE for an OOXML document that loads
+ * a template, frame, sub-document or OLE object from outside itself on open
+ * (an external relationship, extracted as a link by src/mail/docrels.c):
+ * Template Injection, T1221, as APT28 and Gamaredon use it to fetch the
+ * macro or exploit only once the document is opened past the gateway.
  *
  * Scores: a macro 4 (a document that runs code; some internal templates
  * have them); an embedded object in RTF 2, 3 when it updates itself on
  * open (\objupdate: no click needed); the Equation Editor 6, suspicious on
- * its own: no current document needs that 2000-era component. */
+ * its own: no current document needs that 2000-era component. A remote
+ * template over http(s) or ftp 5 (documents from honest senders carry
+ * their template, or name one on an internal share); over file:/UNC 4
+ * (also leaks the reader's NTLM hash to that host, T1187); another
+ * scheme 3. */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +243,34 @@ static void check_rtf(bw_message *m, unsigned i, bw_attach_hits *embedded, bw_at
 	free(objs);
 }
 
+/* Relationship types whose external target Word loads by itself. */
+static const char *const loaded_on_open[] = {"attachedTemplate", "frame", "subDocument", "oleObject"};
+
+static void check_remote_templates(bw_message *m, bw_attach_hits *h)
+{
+	for (size_t i = 0; i < m->nlinks; i++) {
+		const bw_link *l = &m->links[i];
+		bool loaded = false;
+		for (size_t k = 0; l->rel_type && k < sizeof loaded_on_open / sizeof loaded_on_open[0]; k++)
+			loaded |= bw_ascii_iequal(l->rel_type, loaded_on_open[k]);
+		if (!loaded)
+			continue;
+		bool web = bw_ascii_istartswith(l->url, "http:") || bw_ascii_istartswith(l->url, "https:") ||
+			   bw_ascii_istartswith(l->url, "ftp:");
+		bool smb = bw_ascii_istartswith(l->url, "file:");
+		bw_buf phrase = {0}, det = {0};
+		bw_buf_printf(&phrase, "%s loaded from %s on open", l->rel_type, web ? "the web" : smb ? "a file share" : "outside the document");
+		bw_buf_puts(&det, "\"relationship\":");
+		bw_json_string(&det, l->rel_type);
+		bw_buf_puts(&det, ",\"url\":");
+		bw_json_string(&det, l->url);
+		bw_attach_hit(h, m, l->part, web ? 5 : smb ? 4 : 3,
+			      smb ? "T1221 T1187 T1566.001 T1204.002" : "T1221 T1566.001 T1204.002", phrase.data, det.data);
+		bw_buf_free(&phrase);
+		bw_buf_free(&det);
+	}
+}
+
 void bw_detect_office(bw_message *m, const bw_engine *e)
 {
 	bw_attach_hits macro = {0}, ole_eq = {0}, rtf_obj = {0}, rtf_eq = {0};
@@ -251,4 +287,7 @@ void bw_detect_office(bw_message *m, const bw_engine *e)
 	bw_attach_hits_emit(m, &ole_eq, "OFFICE_EQUATION_EDITOR");
 	bw_attach_hits_emit(m, &rtf_obj, "RTF_EMBEDDED_OBJECT");
 	bw_attach_hits_emit(m, &rtf_eq, "RTF_EQUATION_EDITOR");
+	bw_attach_hits remote = {0};
+	check_remote_templates(m, &remote);
+	bw_attach_hits_emit(m, &remote, "OFFICE_REMOTE_TEMPLATE");
 }

@@ -28,6 +28,7 @@ typedef struct rels_state {
 	unsigned part;
 	const bw_limits *lim;
 	unsigned kept;
+	bool limited; /* parsing was stopped by a limit, not by bad XML */
 } rels_state;
 
 static bool is_rels(const bw_part *p)
@@ -91,6 +92,7 @@ static void on_start(GMarkupParseContext *ctx, const char *element, const char *
 		g_set_error(error, G_MARKUP_ERROR, G_MARKUP_ERROR_INVALID_CONTENT,
 			    "more than %u external relationships or max_links (%u) links: the rest are not listed",
 			    MAX_RELS, st->lim->max_links);
+		st->limited = true;
 		return;
 	}
 	st->kept++;
@@ -134,8 +136,8 @@ void bw_docrels_extract(bw_message *m, unsigned part, const bw_limits *lim)
 		   !g_markup_parse_context_end_parse(ctx, &err)) {
 		int line = 0, col = 0;
 		g_markup_parse_context_get_position(ctx, &line, &col);
-		bw_strvec_pushf(&m->errors, "parse: document relationships \"%s\" line %d column %d: %s", path, line, col,
-				err ? err->message : "malformed XML");
+		bw_strvec_pushf(&m->errors, "%s: document relationships \"%s\" line %d column %d: %s",
+				st.limited ? "limit" : "parse", path, line, col, err ? err->message : "malformed XML");
 	}
 	if (err)
 		g_error_free(err);

@@ -408,6 +408,12 @@ def run(tmp):
     check("malformed .rels: relationships before the error kept, error names member and position",
           finding(rep, "OFFICE_REMOTE_TEMPLATE") is not None
           and any("word/_rels/document.xml.rels\" line 1" in e for e in rep["errors"]), rep["errors"])
+    many = zip_bytes(DOCX_PARTS + [("word/_rels/document.xml.rels",
+                                    rels(*[("hyperlink", "https://h%d.example/" % k, "External") for k in range(300)]))])
+    rep = scan(tmp, "manyrels", mail([("many.docx", "application/octet-stream", many)]))
+    check("more than 256 external relationships in one .rels: 256 kept, a limit entry",
+          len(rep["links"]) == 256 and any(e.startswith("limit: document relationships") for e in rep["errors"]),
+          (len(rep["links"]), rep["errors"]))
     corpus = os.path.join(SHARED, "corpora", "spamassassin", "spam", "olevbmacro", "target_uri.eml")
     if os.path.exists(corpus):
         with open(corpus, "rb") as fh:

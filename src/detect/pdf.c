@@ -259,10 +259,14 @@ static void decode_chain(bw_pdf_scan *s, const char *body, size_t len, const int
 }
 
 /* Where the dictionary of the stream whose keyword is at d[at] starts:
- * after the previous object's end, at most MAX_DICT bytes back. */
-static size_t dict_start(const char *d, size_t at)
+ * after the previous object's end, at most MAX_DICT bytes back and not
+ * before floor (the end of the previous stream keyword), so that every
+ * byte is searched back over once however many keywords a file holds. */
+static size_t dict_start(const char *d, size_t at, size_t floor)
 {
 	size_t from = at > MAX_DICT ? at - MAX_DICT : 0;
+	if (from < floor)
+		from = floor;
 	for (size_t i = at; i > from; i--)
 		if (i >= 6 && memcmp(d + i - 6, "endobj", 6) == 0)
 			return i;
@@ -274,20 +278,28 @@ static size_t dict_start(const char *d, size_t at)
 static void scan_streams(bw_pdf_scan *s, const char *d, size_t len)
 {
 	bw_buf out = {0};
+	size_t floor = 0;
+	/* the next "endstream", found once for all the keywords before it */
+	const char *next_end = NULL;
+	bool no_end = false;
 	for (const char *p = memmem(d, len, "stream", 6); p && s->streams < MAX_STREAMS &&
 	     s->inflated < MAX_INFLATE_TOTAL; p = memmem(p, len - (size_t)(p - d), "stream", 6)) {
-		size_t at = (size_t)(p - d), i = at + 6;
+		size_t at = (size_t)(p - d), i = at + 6, from = dict_start(d, at, floor);
 		p += 6;
+		floor = at + 6;
 		if (at >= 3 && memcmp(d + at - 3, "end", 3) == 0)
 			continue;
 		if (i < len && d[i] == '\r')
 			i++;
 		if (i < len && d[i] == '\n')
 			i++;
-		size_t from = dict_start(d, at);
 		int filters[MAX_FILTERS];
 		int n = stream_filters(d + from, at - from, filters);
-		const char *end = n > 0 ? memmem(d + i, len - i, "endstream", 9) : NULL;
+		if (n > 0 && !no_end && (!next_end || next_end < d + i)) {
+			next_end = memmem(d + i, len - i, "endstream", 9);
+			no_end = !next_end;
+		}
+		const char *end = n > 0 && !no_end ? next_end : NULL;
 		size_t body = end ? (size_t)(end - d) - i : len - i;
 		if (n <= 0) {
 			/* no /Filter this scanner decodes: a zlib header (CMF 0x78,
@@ -302,6 +314,8 @@ static void scan_streams(bw_pdf_scan *s, const char *d, size_t len)
 		decode_chain(s, d + i, body, filters, n, &out);
 		if (out.len)
 			scan_names(s, out.data, out.len, (long)i);
+		if (end) /* the body is data, not keywords */
+			p = end + 9;
 	}
 	bw_buf_free(&out);
 }

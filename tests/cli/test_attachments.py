@@ -375,14 +375,15 @@ def run(tmp):
                     "two.tar > (after end of archive) > payload/run.js"], f)
 
     # OOXML template injection (T1221): external attachedTemplate, frame
-    # and oleObject relationships; an external hyperlink is only a link
+    # (in a UTF-16 .rels) and oleObject relationships; an external
+    # hyperlink is only a link
     settings = rels(("attachedTemplate", "https://templates.example.com/t.dotm", "External"))
     webset = rels(("frame", "\\\\files.example.net\\share\\f.docx", "External"),
                   ("attachedTemplate", "local.dotx", None))
     docrels = rels(("oleObject", "http://198.51.100.7/o.hta", "External"),
                    ("hyperlink", "https://www.example.org/about", "External"), ("styles", "styles.xml", None))
     inj = zip_bytes(DOCX_PARTS + [("word/_rels/settings.xml.rels", settings),
-                                  ("word/_rels/webSettings.xml.rels", webset),
+                                  ("word/_rels/webSettings.xml.rels", webset.decode().encode("utf-16")),
                                   ("word/_rels/document.xml.rels", docrels)])
     rep = scan(tmp, "template", mail([("offer.docx", "application/vnd.openxmlformats-officedocument."
                                        "wordprocessingml.document", inj)]))

@@ -167,13 +167,18 @@ static bool read_entry(extract_state *st, struct archive *a, bw_buf *buf, bool *
 	}
 }
 
-static char *entry_path(struct archive_entry *e, const char *fallback)
+/* raw_name: the name of the one entry of a compressed single file, which
+ * the raw format calls "data"; NULL for archives, whose entries may be
+ * named "data" or nothing at all. */
+static char *entry_path(struct archive_entry *e, const char *raw_name)
 {
+	if (raw_name)
+		return bw_xstrdup(raw_name);
 	const char *path = archive_entry_pathname_utf8(e);
 	if (!path)
 		path = archive_entry_pathname(e);
-	if (!path || !*path || strcmp(path, "data") == 0)
-		path = fallback; /* the raw format names its one entry "data" */
+	if (!path || !*path)
+		path = "(unnamed)";
 	size_t n = strnlen(path, MAX_PATH_BYTES);
 	return bw_xstrndup(path, n);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bulwark/archive.h"
+#include "bulwark/docrels.h"
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
 #include "bulwark/intel.h"
@@ -642,6 +643,8 @@ void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char 
 			bw_html_extract(m, (unsigned)i, &e->cfg.limits);
 		else if (m->parts[i].kind == BW_PART_TEXT)
 			extract_text_links(m, (unsigned)i, &e->cfg.limits);
+		else
+			bw_docrels_extract(m, (unsigned)i, &e->cfg.limits);
 	bw_detect_all(m, e);
 	bw_score(m, &e->cfg);
 }

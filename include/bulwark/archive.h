@@ -21,6 +21,9 @@ typedef struct bw_archive_budget {
 	unsigned reported;     /* bit per limit already named in the message's errors */
 } bw_archive_budget;
 
+/* The member holding what follows a tar's end-of-archive marker. */
+#define BW_ARCHIVE_TRAILER "(after end of archive)"
+
 /* If part is an archive, records its format and appends its members as
  * BW_PART_ATTACHMENT parts (hashed, archive_path and container set); they
  * are themselves extracted when the caller reaches them, which bounds the

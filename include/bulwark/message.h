@@ -38,6 +38,10 @@ typedef struct bw_part {
 	const char *archive_limit; /* archive: the limit that stopped its extraction (static), or NULL */
 	char md5[33];         /* attachments: hex digests of data, as intel feeds give them */
 	char sha1[41];
+	/* tar: non-zero data after its end-of-archive marker, where readers
+	 * stop (offset in the decompressed stream, and bytes from there); it is
+	 * extracted as a member named BW_ARCHIVE_TRAILER (bulwark/archive.h) */
+	size_t archive_trailing_offset, archive_trailing_bytes;
 } bw_part;
 
 typedef struct bw_address {
@@ -75,7 +79,8 @@ enum {
 	BW_LINK_TEXT_IS_URL = 1u << 3,    /* visible text looks like a URL or domain */
 	BW_LINK_ZERO_SIZE_TEXT = 1u << 4, /* text rendered at zero size */
 	BW_LINK_HOST_INVISIBLE = 1u << 5, /* the href's host held invisible characters URL parsing dropped */
-	BW_LINK_HOST_BIDI = 1u << 6       /* ... or bidirectional controls */
+	BW_LINK_HOST_BIDI = 1u << 6,      /* ... or bidirectional controls */
+	BW_LINK_IN_DOCUMENT = 1u << 7     /* an external relationship of an attached document (rel_type) */
 };
 
 typedef struct bw_resource {
@@ -99,6 +104,9 @@ typedef struct bw_link {
 	size_t span_start;    /* span of the href attribute value (without quotes) */
 	size_t span_end;
 	bw_tracker *tracker;
+	/* BW_LINK_IN_DOCUMENT: the relationship type's last segment
+	 * ("attachedTemplate", "hyperlink", ...); part is the .rels member */
+	char *rel_type;
 } bw_link;
 
 /* One Received header, top (newest) first. */

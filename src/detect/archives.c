@@ -1,12 +1,15 @@
 /* What the extraction stage (src/mail/archive.c) met in archives:
  * ARCHIVE_BOMB when a limit stopped it, ARCHIVE_ENCRYPTED when content
  * was locked away from the scanner, which is why attackers put the
- * password in the message body.
+ * password in the message body; ARCHIVE_TRAILING_DATA when a tar holds
+ * content after its end-of-archive marker, which tar(1) and most scanners
+ * never read (extraction made it a member of its own).
  *
  * Scores: a bomb by nesting or expansion ratio 4 (evasion, or an attack on
  * the scanner); by size or entry count 2 (large archives exist, but their
  * unread rest was not checked); encryption 2 (routine in some offices,
- * and a staple of malware delivery). */
+ * and a staple of malware delivery); trailing data 3 (no tool writes it:
+ * it is there to be missed). */
 #include <string.h>
 
 #include "bulwark/report.h"
@@ -16,7 +19,7 @@ enum { MAX_NAMES = 20 }; /* encrypted entry names listed per archive */
 
 void bw_detect_archives(bw_message *m, const bw_engine *e)
 {
-	bw_attach_hits bomb = {0}, locked = {0};
+	bw_attach_hits bomb = {0}, locked = {0}, trailing = {0};
 	for (size_t i = 0; i < m->nparts; i++) {
 		const bw_part *p = &m->parts[i];
 		if (!p->archive_format)
@@ -33,6 +36,15 @@ void bw_detect_archives(bw_message *m, const bw_engine *e)
 			bw_buf_printf(&det2, "%s,\"limit\":\"%s\"", det.data, p->archive_limit);
 			bw_attach_hit(&bomb, m, (unsigned)i, evasive ? 4 : 2,
 				      evasive ? "T1027 T1027.001" : "T1027", phrase.data, det2.data);
+			bw_buf_free(&det2);
+			bw_buf_reset(&phrase);
+		}
+		if (p->archive_trailing_bytes) {
+			bw_buf det2 = {0};
+			bw_buf_printf(&det2, "%s,\"trailing_offset\":%zu,\"trailing_bytes\":%zu", det.data,
+				      p->archive_trailing_offset, p->archive_trailing_bytes);
+			bw_buf_printf(&phrase, "%zu bytes after the end-of-archive marker", p->archive_trailing_bytes);
+			bw_attach_hit(&trailing, m, (unsigned)i, 3, "T1027", phrase.data, det2.data);
 			bw_buf_free(&det2);
 			bw_buf_reset(&phrase);
 		}
@@ -56,4 +68,5 @@ void bw_detect_archives(bw_message *m, const bw_engine *e)
 	}
 	bw_attach_hits_emit(m, &bomb, "ARCHIVE_BOMB");
 	bw_attach_hits_emit(m, &locked, "ARCHIVE_ENCRYPTED");
+	bw_attach_hits_emit(m, &trailing, "ARCHIVE_TRAILING_DATA");
 }

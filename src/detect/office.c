@@ -4,12 +4,20 @@
  * class; RTF_EMBEDDED_OBJECT for OLE objects in RTF (\object, \objdata)
  * and RTF_EQUATION_EDITOR when one of them is Equation.3, the component of
  * CVE-2017-11882 and CVE-2018-0802 that APT40 and many others exploited
- * with RTF lures.
+ * with RTF lures; OFFICE_REMOTE_TEMPLATE for an OOXML document that loads
+ * a template, frame, sub-document or OLE object from outside itself on open
+ * (an external relationship, extracted as a link by src/mail/docrels.c):
+ * Template Injection, T1221, as APT28 and Gamaredon use it to fetch the
+ * macro or exploit only once the document is opened past the gateway.
  *
  * Scores: a macro 4 (a document that runs code; some internal templates
  * have them); an embedded object in RTF 2, 3 when it updates itself on
  * open (\objupdate: no click needed); the Equation Editor 6, suspicious on
- * its own: no current document needs that 2000-era component. */
+ * its own: no current document needs that 2000-era component. A remote
+ * template over http(s) or ftp 5 (documents from honest senders carry
+ * their template, or name one on an internal share); over file:/UNC 4
+ * (also leaks the reader's NTLM hash to that host, T1187); another
+ * scheme 3. */
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +25,9 @@
 
 #include "bulwark/report.h"
 #include "detect/detect.h"
+#include "detect/docscan.h"
 
 enum {
-	MAX_RTF_OBJECTS = 64,
 	MAX_OBJECT_BYTES = 8 << 20, /* decoded \objdata kept per object */
 	MAX_WORD = 32,
 };
@@ -57,15 +65,6 @@ static void check_cfb(bw_message *m, unsigned i, const char *data, size_t len, b
 }
 
 /* ---- RTF ---- */
-
-typedef struct rtf_object {
-	size_t offset;      /* of \objdata (or \object when there is none) */
-	char cls[65];       /* \objclass, else the OLE1 header's class name */
-	size_t bytes;       /* decoded \objdata */
-	bool update;        /* \objupdate */
-	bool equation;
-	bool package;       /* an embedded file (OLE Package) */
-} rtf_object;
 
 /* A control word at d[i] == '\\': its letters into w, returns the index
  * after it and its numeric parameter (and the space that ends it). */
@@ -133,7 +132,7 @@ static bool contains_ci(const char *hay, size_t n, const char *needle)
 	return false;
 }
 
-static void analyse_object(rtf_object *o, const bw_buf *bin)
+static void analyse_object(bw_rtf_object *o, const bw_buf *bin)
 {
 	o->bytes = bin->len;
 	if (!bin->len)
@@ -164,12 +163,11 @@ static void analyse_object(rtf_object *o, const bw_buf *bin)
 	}
 }
 
-/* Finds the embedded objects of an RTF document (at most MAX_RTF_OBJECTS). */
-static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
+size_t bw_rtf_objects(const char *d, size_t len, bw_rtf_object *objs)
 {
 	size_t n = 0;
 	char w[MAX_WORD + 1];
-	rtf_object *cur = NULL;
+	bw_rtf_object *cur = NULL;
 	for (size_t i = 0; i < len;) {
 		const char *bs = memchr(d + i, '\\', len - i);
 		if (!bs)
@@ -181,7 +179,7 @@ static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
 			continue;
 		}
 		if (strcmp(w, "object") == 0 || (strcmp(w, "objdata") == 0 && (!cur || cur->bytes))) {
-			if (n == MAX_RTF_OBJECTS)
+			if (n == BW_RTF_MAX_OBJECTS)
 				break;
 			cur = &objs[n++];
 			memset(cur, 0, sizeof *cur);
@@ -215,14 +213,14 @@ static size_t rtf_objects(const char *d, size_t len, rtf_object *objs)
 static void check_rtf(bw_message *m, unsigned i, bw_attach_hits *embedded, bw_attach_hits *equation)
 {
 	const bw_part *p = &m->parts[i];
-	rtf_object *objs = bw_xcalloc(MAX_RTF_OBJECTS, sizeof *objs);
-	size_t n = rtf_objects(p->data, p->len, objs);
+	bw_rtf_object *objs = bw_xcalloc(BW_RTF_MAX_OBJECTS, sizeof *objs);
+	size_t n = bw_rtf_objects(p->data, p->len, objs);
 	if (n) {
 		bool update = false, eq = false;
 		bw_buf det = {0};
 		bw_buf_puts(&det, "\"objects\":[");
 		for (size_t k = 0; k < n; k++) {
-			const rtf_object *o = &objs[k];
+			const bw_rtf_object *o = &objs[k];
 			update |= o->update;
 			eq |= o->equation;
 			bw_buf_printf(&det, "%s{\"offset\":%zu,\"class\":", k ? "," : "", o->offset);
@@ -245,6 +243,34 @@ static void check_rtf(bw_message *m, unsigned i, bw_attach_hits *embedded, bw_at
 	free(objs);
 }
 
+/* Relationship types whose external target Word loads by itself. */
+static const char *const loaded_on_open[] = {"attachedTemplate", "frame", "subDocument", "oleObject"};
+
+static void check_remote_templates(bw_message *m, bw_attach_hits *h)
+{
+	for (size_t i = 0; i < m->nlinks; i++) {
+		const bw_link *l = &m->links[i];
+		bool loaded = false;
+		for (size_t k = 0; l->rel_type && k < sizeof loaded_on_open / sizeof loaded_on_open[0]; k++)
+			loaded |= bw_ascii_iequal(l->rel_type, loaded_on_open[k]);
+		if (!loaded)
+			continue;
+		bool web = bw_ascii_istartswith(l->url, "http:") || bw_ascii_istartswith(l->url, "https:") ||
+			   bw_ascii_istartswith(l->url, "ftp:");
+		bool smb = bw_ascii_istartswith(l->url, "file:");
+		bw_buf phrase = {0}, det = {0};
+		bw_buf_printf(&phrase, "%s loaded from %s on open", l->rel_type, web ? "the web" : smb ? "a file share" : "outside the document");
+		bw_buf_puts(&det, "\"relationship\":");
+		bw_json_string(&det, l->rel_type);
+		bw_buf_puts(&det, ",\"url\":");
+		bw_json_string(&det, l->url);
+		bw_attach_hit(h, m, l->part, web ? 5 : smb ? 4 : 3,
+			      smb ? "T1221 T1187 T1566.001 T1204.002" : "T1221 T1566.001 T1204.002", phrase.data, det.data);
+		bw_buf_free(&phrase);
+		bw_buf_free(&det);
+	}
+}
+
 void bw_detect_office(bw_message *m, const bw_engine *e)
 {
 	bw_attach_hits macro = {0}, ole_eq = {0}, rtf_obj = {0}, rtf_eq = {0};
@@ -261,4 +287,7 @@ void bw_detect_office(bw_message *m, const bw_engine *e)
 	bw_attach_hits_emit(m, &ole_eq, "OFFICE_EQUATION_EDITOR");
 	bw_attach_hits_emit(m, &rtf_obj, "RTF_EMBEDDED_OBJECT");
 	bw_attach_hits_emit(m, &rtf_eq, "RTF_EQUATION_EDITOR");
+	bw_attach_hits remote = {0};
+	check_remote_templates(m, &remote);
+	bw_attach_hits_emit(m, &remote, "OFFICE_REMOTE_TEMPLATE");
 }

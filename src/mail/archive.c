@@ -30,7 +30,8 @@ typedef struct extract_state {
 	const char *label; /* the archive's name for messages, valid during extraction only */
 } extract_state;
 
-static struct archive *open_reader(const char *data, size_t len)
+/* raw_only: read the decompressed stream as one entry, whatever it holds. */
+static struct archive *open_reader(const char *data, size_t len, bool raw_only)
 {
 	struct archive *a = archive_read_new();
 	/* Explicit filters: archive_read_support_filter_all also enables
@@ -43,16 +44,18 @@ static struct archive *open_reader(const char *data, size_t len)
 	archive_read_support_filter_zstd(a);
 	archive_read_support_filter_lz4(a);
 	archive_read_support_filter_compress(a);
-	archive_read_support_format_zip(a);
-	archive_read_support_format_7zip(a);
-	archive_read_support_format_rar(a);
-	archive_read_support_format_rar5(a);
-	archive_read_support_format_tar(a);
-	archive_read_support_format_iso9660(a);
-	archive_read_support_format_cab(a);
-	archive_read_support_format_cpio(a);
-	archive_read_support_format_xar(a);
-	archive_read_support_format_lha(a);
+	if (!raw_only) {
+		archive_read_support_format_zip(a);
+		archive_read_support_format_7zip(a);
+		archive_read_support_format_rar(a);
+		archive_read_support_format_rar5(a);
+		archive_read_support_format_tar(a);
+		archive_read_support_format_iso9660(a);
+		archive_read_support_format_cab(a);
+		archive_read_support_format_cpio(a);
+		archive_read_support_format_xar(a);
+		archive_read_support_format_lha(a);
+	}
 	/* raw bids lowest: it wins only for a compressed single file (.gz),
 	 * and for anything else, which extract() then leaves alone */
 	archive_read_support_format_raw(a);
@@ -110,6 +113,30 @@ static bool ratio_stop(extract_state *st, size_t more)
 	return true;
 }
 
+/* One chunk of n bytes read from the archive, counted against the message's
+ * limits; false when a limit stops extraction. */
+static bool count_bytes(extract_state *st, size_t n)
+{
+	*tree_bytes(st) += n;
+	st->b->bytes += n;
+	if (st->b->bytes > st->lim->max_archive_bytes) {
+		hit_limit(st, REP_BYTES, "max_archive_bytes", "more than %zu bytes extracted from the message's archives",
+			  st->lim->max_archive_bytes);
+		return false;
+	}
+	return !ratio_stop(st, 0);
+}
+
+/* archive_read_data, and on failure an errors entry; 0 at the end. */
+static la_ssize_t read_chunk(extract_state *st, struct archive *a, char *chunk, size_t size)
+{
+	la_ssize_t r = archive_read_data(a, chunk, size);
+	if (r < 0)
+		bw_strvec_pushf(&st->m->errors, "parse: archive \"%s\": %s", st->label,
+				archive_error_string(a) ? archive_error_string(a) : "read error");
+	return r;
+}
+
 /* Reads one entry's data into buf, bounded. Returns false when extraction
  * of this archive must stop (a message-wide limit, or a read error). */
 static bool read_entry(extract_state *st, struct archive *a, bw_buf *buf, bool *cut)
@@ -117,24 +144,13 @@ static bool read_entry(extract_state *st, struct archive *a, bw_buf *buf, bool *
 	const bw_limits *lim = st->lim;
 	char chunk[CHUNK];
 	for (;;) {
-		la_ssize_t r = archive_read_data(a, chunk, sizeof chunk);
+		la_ssize_t r = read_chunk(st, a, chunk, sizeof chunk);
 		if (r == 0)
 			return true;
-		if (r < 0) {
-			bw_strvec_pushf(&st->m->errors, "parse: archive \"%s\": %s", st->label,
-					archive_error_string(a) ? archive_error_string(a) : "read error");
+		if (r < 0)
 			return false;
-		}
 		size_t n = (size_t)r;
-		*tree_bytes(st) += n;
-		st->b->bytes += n;
-		if (st->b->bytes > lim->max_archive_bytes) {
-			hit_limit(st, REP_BYTES, "max_archive_bytes", "more than %zu bytes extracted from the message's archives",
-				  lim->max_archive_bytes);
-			*cut = true;
-			return false;
-		}
-		if (ratio_stop(st, 0)) {
+		if (!count_bytes(st, n)) {
 			*cut = true;
 			return false;
 		}
@@ -151,13 +167,18 @@ static bool read_entry(extract_state *st, struct archive *a, bw_buf *buf, bool *
 	}
 }
 
-static char *entry_path(struct archive_entry *e, const char *fallback)
+/* raw_name: the name of the one entry of a compressed single file, which
+ * the raw format calls "data"; NULL for archives, whose entries may be
+ * named "data" or nothing at all. */
+static char *entry_path(struct archive_entry *e, const char *raw_name)
 {
+	if (raw_name)
+		return bw_xstrdup(raw_name);
 	const char *path = archive_entry_pathname_utf8(e);
 	if (!path)
 		path = archive_entry_pathname(e);
-	if (!path || !*path || strcmp(path, "data") == 0)
-		path = fallback; /* the raw format names its one entry "data" */
+	if (!path || !*path)
+		path = "(unnamed)";
 	size_t n = strnlen(path, MAX_PATH_BYTES);
 	return bw_xstrndup(path, n);
 }
@@ -197,26 +218,27 @@ static void add_member(extract_state *st, char *path, bw_buf *data, bool encrypt
 		bw_part_hash(p);
 }
 
-static void extract(extract_state *st, struct archive *a, struct archive_entry *e, const char *raw_name)
+/* Returns true when it read to the archive's end. */
+static bool extract(extract_state *st, struct archive *a, struct archive_entry *e, const char *raw_name)
 {
 	const bw_limits *lim = st->lim;
 	for (bool first = true;; first = false) {
 		if (!first) {
 			int r = archive_read_next_header(a, &e);
 			if (r == ARCHIVE_EOF)
-				return;
+				return true;
 			if (r < ARCHIVE_WARN) {
 				bool enc = archive_read_has_encrypted_entries(a) > 0;
 				st->m->parts[st->part].encrypted |= enc;
 				bw_strvec_pushf(&st->m->errors, "parse: archive \"%s\": %s", st->label,
 						archive_error_string(a) ? archive_error_string(a) : "bad entry header");
-				return;
+				return false;
 			}
 		}
 		if (st->b->entries >= lim->max_archive_entries) {
 			hit_limit(st, REP_ENTRIES, "max_archive_entries", "more than %zu entries in the message's archives",
 				  lim->max_archive_entries);
-			return;
+			return false;
 		}
 		st->b->entries++;
 		st->m->parts[st->part].archive_entries++;
@@ -226,7 +248,7 @@ static void extract(extract_state *st, struct archive *a, struct archive_entry *
 		size_t declared = archive_entry_size_is_set(e) && archive_entry_size(e) > 0
 					  ? (size_t)archive_entry_size(e) : 0;
 		if (!encrypted && ratio_stop(st, declared))
-			return;
+			return false;
 		bw_buf data = {0};
 		if (declared && !encrypted)
 			bw_buf_reserve(&data, (declared < lim->max_archive_entry_bytes ? declared
@@ -238,8 +260,71 @@ static void extract(extract_state *st, struct archive *a, struct archive_entry *
 		 * later stages: its start tells its type */
 		add_member(st, entry_path(e, raw_name), &data, encrypted, cut);
 		if (!go_on)
-			return;
+			return false;
 	}
+}
+
+/* A tar ends at its first zero block, and so do libarchive and tar(1):
+ * whatever follows is a place to hide content from tools that stop there
+ * (a .tar.gz whose tar starts with two zero blocks reads as an empty
+ * archive). The decompressed rest, re-read from the start with a raw
+ * reader, is kept from its first non-zero 512-byte block on as a member
+ * of its own (BW_ARCHIVE_TRAILER), which is then extracted and analysed
+ * like any other. end: the offset of the end of the tar in the
+ * decompressed stream; the bytes before it were counted by the first pass. */
+static void extract_trailer(extract_state *st, size_t end)
+{
+	const bw_part *p = &st->m->parts[st->part];
+	struct archive *a = open_reader(p->data, p->len, true);
+	struct archive_entry *e;
+	if (!a || archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		if (a)
+			archive_read_free(a);
+		return;
+	}
+	char chunk[CHUNK];
+	bw_buf rest = {0};
+	size_t pos = 0, start = 0; /* start: offset of the first non-zero block, once found */
+	bool found = false, cut = false;
+	la_ssize_t r;
+	while ((r = read_chunk(st, a, chunk, sizeof chunk)) > 0) {
+		size_t n = (size_t)r, from = 0;
+		if (pos + n <= end) {
+			pos += n;
+			continue;
+		}
+		if (pos < end)
+			from = end - pos;
+		if (!count_bytes(st, n - from)) {
+			cut = true;
+			break;
+		}
+		if (!found) {
+			size_t k = from;
+			while (k < n && chunk[k] == 0)
+				k++;
+			if (k < n) {
+				found = true;
+				start = (pos + k) / 512 * 512;
+				from = start > pos ? start - pos : 0;
+			}
+		}
+		if (found) {
+			size_t room = st->lim->max_archive_entry_bytes - rest.len;
+			if (n - from > room)
+				cut = true;
+			bw_buf_append(&rest, chunk + from, n - from < room ? n - from : room);
+		}
+		pos += n;
+	}
+	archive_read_free(a);
+	if (found) {
+		bw_part *ap = &st->m->parts[st->part];
+		ap->archive_trailing_offset = start;
+		ap->archive_trailing_bytes = pos - start;
+		add_member(st, bw_xstrdup(BW_ARCHIVE_TRAILER), &rest, false, cut);
+	}
+	bw_buf_free(&rest);
 }
 
 void bw_archive_extract(bw_message *m, unsigned part, const bw_limits *lim, bw_archive_budget *b)
@@ -247,7 +332,7 @@ void bw_archive_extract(bw_message *m, unsigned part, const bw_limits *lim, bw_a
 	const bw_part *p = &m->parts[part];
 	if (p->kind != BW_PART_ATTACHMENT || p->len == 0 || p->encrypted)
 		return;
-	struct archive *a = open_reader(p->data, p->len);
+	struct archive *a = open_reader(p->data, p->len, false);
 	if (!a)
 		return;
 	struct archive_entry *e;
@@ -274,13 +359,14 @@ void bw_archive_extract(bw_message *m, unsigned part, const bw_limits *lim, bw_a
 		ap->encrypted = archive_read_has_encrypted_entries(a) > 0;
 		bw_strvec_pushf(&m->errors, "parse: archive \"%s\": %s", label,
 				archive_error_string(a) ? archive_error_string(a) : "unreadable");
-	} else if (r == ARCHIVE_EOF) {
-		/* no entries (tar reads a run of zero blocks as its end) */
 	} else if (ap->archive_depth >= lim->max_archive_depth) {
 		hit_limit(&st, REP_DEPTH, "max_archive_depth", "archives nested more than %zu deep",
 			  lim->max_archive_depth);
-	} else {
-		extract(&st, a, e, raw_name);
+	} else if ((r == ARCHIVE_EOF || extract(&st, a, e, raw_name)) &&
+		   (format & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR) {
+		la_int64_t end = archive_filter_bytes(a, 0);
+		if (end >= 0)
+			extract_trailer(&st, (size_t)end);
 	}
 	free(raw_name);
 	free(label);

@@ -101,6 +101,7 @@ void bw_message_free(bw_message *m)
 		free(m->links[i].url);
 		free(m->links[i].text);
 		free(m->links[i].unwrapped);
+		free(m->links[i].rel_type);
 		bw_tracker_free(m->links[i].tracker);
 	}
 	free(m->links);

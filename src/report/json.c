@@ -226,6 +226,10 @@ static void links_json(bw_buf *b, const bw_message *m)
 			      (l->flags & BW_LINK_TEXT_IS_URL) ? "true" : "false",
 			      (l->flags & BW_LINK_ZERO_SIZE_TEXT) ? "true" : "false");
 		tracker_json(b, l->tracker);
+		if (l->rel_type) {
+			bw_buf_printf(b, ",\"part\":%u,\"document_relationship\":", l->part);
+			bw_json_string(b, l->rel_type);
+		}
 		bw_buf_putc(b, '}');
 	}
 	bw_buf_puts(b, "],");

@@ -3,7 +3,9 @@
 tar.gz, gzip, encrypted zip and 7z), dangerous types, type mismatches,
 Office macros (an OLE file with a VBA storage, a docx with
 word/vbaProject.bin), RTF objects and the Equation Editor class, PDF active
-content (plain, #xx-escaped, inside a compressed object stream) and YARA
+content (plain, #xx-escaped, inside a compressed object stream, under
+ASCIIHex/ASCII85/Flate filter chains), content hidden after a tar's end,
+OOXML remote templates (T1221) and YARA
 (a rule of our own, a rule file that does not compile, and the shared
 rules). Every fixture is generated here and harmless: executables are a
 bare "MZ" header, macros are empty storages, exploits are class names.
@@ -124,6 +126,44 @@ _objstm = zlib.compress(b"3 0 << /S /JavaScript /JS (app.alert(2)) >>")
 PDF_OBJSTM = pdf([b"<< /Type /Catalog /OpenAction 3 0 R >>",
                   b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(_objstm)
                   + _objstm + b"\nendstream"])
+
+
+def pdf_stream(filters, js=b"<< /S /JavaScript /JS (app.alert(3)) >>"):
+    """A PDF whose only JavaScript is inside one stream encoded by filters
+    (applied to js in the order a reader decodes them)."""
+    enc = {"/FlateDecode": zlib.compress, "/Fl": zlib.compress,
+           "/ASCIIHexDecode": lambda b: b.hex().encode() + b">", "/AHx": lambda b: b.hex().encode() + b">",
+           "/ASCII85Decode": lambda b: base64.a85encode(b, wrapcol=60) + b"~>",
+           "/A85": lambda b: base64.a85encode(b) + b"~>"}
+    body = b"3 0 " + js
+    for f in reversed(filters):
+        body = enc[f](body)
+    names = ("[ %s ]" if len(filters) > 1 else "%s") % " ".join(filters)
+    return pdf([b"<< /Type /Catalog /OpenAction 3 0 R >>",
+                b"<< /Type /ObjStm /N 1 /First 4 /Filter %s /Length %d >>\nstream\n" % (names.encode(), len(body))
+                + body + b"\nendstream"])
+
+
+def tar_bytes(files):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in files:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data))
+    return b.getvalue()
+
+
+def rels(*relationships):
+    """A .rels part; relationships: (type, target, mode). The type is
+    written with a character reference, as a parser must read it."""
+    out = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.' \
+          b'openxmlformats.org/package/2006/relationships">'
+    for k, (typ, target, mode) in enumerate(relationships, 1):
+        out += b'<Relationship Id="rId%d" Type="http://schemas.openxmlformats.org/officeDocument/2006/' \
+               b'relationships/%s" Target="%s"%s/>' % (k, typ.replace("T", "&#84;", 1).encode(), target.encode(),
+                                                       b' TargetMode="%s"' % mode.encode() if mode else b"")
+    return out + b"</Relationships>"
 
 
 def seven_zip(tmp, name, files, password=None):
@@ -302,6 +342,87 @@ def run(tmp):
           and hits["esc.pdf"]["escaped_names"] and "JavaScript" in hits["esc.pdf"]["names"]
           and "JS" in hits["objstm.pdf"]["names"] and hits["objstm.pdf"]["streams_inflated"] == 1
           and "Launch" in hits["launch.pdf"]["names"] and "T1059.007" in f["attack"], f)
+
+    # PDF streams under ASCIIHex, ASCII85 and chains of them with Flate
+    chains = {"ahx.pdf": ["/ASCIIHexDecode"], "a85.pdf": ["/A85"], "ahx-fl.pdf": ["/AHx", "/FlateDecode"],
+              "a85-fl.pdf": ["/ASCII85Decode", "/Fl"], "fl-ahx.pdf": ["/FlateDecode", "/ASCIIHexDecode"]}
+    rep = scan(tmp, "pdf-filters", mail([(n, "application/pdf", pdf_stream(c)) for n, c in sorted(chains.items())]))
+    f = finding(rep, "PDF_ACTIVE_CONTENT")
+    hits = {a["filename"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("PDF_ACTIVE_CONTENT: JavaScript found through ASCIIHex, ASCII85 and chains with Flate",
+          set(hits) == set(chains) and all("JS" in h["names"] and h["streams_inflated"] == 1 for h in hits.values())
+          and hits["ahx-fl.pdf"]["filters"] == {"FlateDecode": 1, "ASCIIHexDecode": 1, "ASCII85Decode": 0}
+          and hits["a85.pdf"]["filters"]["ASCII85Decode"] == 1, f)
+
+    # a tar hiding its content after zero blocks: gzip of two zero blocks
+    # then a tar, which tar(1) lists as empty; and a plain tar followed by
+    # a second one
+    hidden = tar_bytes([("payload/run.js", b"WScript.Echo(1)")])
+    honest = tar_bytes([("a.txt", b"hello")])
+    rep = scan(tmp, "tar-trailer", mail([("empty.tar.gz", "application/gzip", gzip.compress(b"\0" * 1024 + hidden)),
+                                        ("two.tar", "application/x-tar", honest + hidden),
+                                        ("honest.tar.gz", "application/gzip", gzip.compress(honest))]))
+    f = finding(rep, "ARCHIVE_TRAILING_DATA")
+    hits = {a["filename"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("ARCHIVE_TRAILING_DATA: data after the end of a tar, not for an honest tar.gz",
+          set(hits) == {"empty.tar.gz", "two.tar"} and hits["empty.tar.gz"]["trailing_offset"] == 1024
+          and hits["empty.tar.gz"]["entries"] == 0 and hits["two.tar"]["trailing_offset"] == len(honest)
+          and hits["two.tar"]["trailing_bytes"] == len(hidden) and "T1027" in f["attack"], f)
+    f = finding(rep, "DANGEROUS_ATTACHMENT")
+    where = sorted(a["in"] for a in f["evidence"]["attachments"]) if f else []
+    check("content after the end of a tar is extracted and analysed",
+          where == ["empty.tar.gz > (after end of archive) > payload/run.js",
+                    "two.tar > (after end of archive) > payload/run.js"], f)
+
+    # OOXML template injection (T1221): external attachedTemplate, frame
+    # (in a UTF-16 .rels) and oleObject relationships; an external
+    # hyperlink is only a link
+    settings = rels(("attachedTemplate", "https://templates.example.com/t.dotm", "External"))
+    webset = rels(("frame", "\\\\files.example.net\\share\\f.docx", "External"),
+                  ("attachedTemplate", "local.dotx", None))
+    docrels = rels(("oleObject", "http://198.51.100.7/o.hta", "External"),
+                   ("hyperlink", "https://www.example.org/about", "External"), ("styles", "styles.xml", None))
+    inj = zip_bytes(DOCX_PARTS + [("word/_rels/settings.xml.rels", settings),
+                                  ("word/_rels/webSettings.xml.rels", webset.decode().encode("utf-16")),
+                                  ("word/_rels/document.xml.rels", docrels)])
+    rep = scan(tmp, "template", mail([("offer.docx", "application/vnd.openxmlformats-officedocument."
+                                       "wordprocessingml.document", inj)]))
+    f = finding(rep, "OFFICE_REMOTE_TEMPLATE")
+    hits = {a["relationship"]: a for a in f["evidence"]["attachments"]} if f else {}
+    check("OFFICE_REMOTE_TEMPLATE: attachedTemplate, frame (UNC) and oleObject, with their URLs",
+          set(hits) == {"attachedTemplate", "frame", "oleObject"} and f["severity"] == "high"
+          and hits["attachedTemplate"]["url"] == "https://templates.example.com/t.dotm"
+          and hits["attachedTemplate"]["in"] == "offer.docx > word/_rels/settings.xml.rels"
+          and hits["frame"]["url"] == "file://files.example.net/share/f.docx"
+          and "T1221" in f["attack"] and "T1187" in f["attack"], f)
+    links = {l["url"]: l for l in rep["links"]}
+    check("external relationships are links of the message, with their type",
+          set(links) == {"https://templates.example.com/t.dotm", "file://files.example.net/share/f.docx",
+                         "http://198.51.100.7/o.hta", "https://www.example.org/about"}
+          and links["https://www.example.org/about"]["document_relationship"] == "hyperlink", rep["links"])
+    check("a document link to an IP literal is seen by the link detectors",
+          finding(rep, "LINK_IP_LITERAL") is not None, rep["findings"])
+    bad = zip_bytes(DOCX_PARTS + [("word/_rels/document.xml.rels", b"<Relationships><Relationship Id='a' "
+                                   b"Type='x/attachedTemplate' Target='http://h.example/' TargetMode='External'/>"
+                                   b"<oops</Relationships>")])
+    rep = scan(tmp, "badrels", mail([("bad.docx", "application/octet-stream", bad)]))
+    check("malformed .rels: relationships before the error kept, error names member and position",
+          finding(rep, "OFFICE_REMOTE_TEMPLATE") is not None
+          and any("word/_rels/document.xml.rels\" line 1" in e for e in rep["errors"]), rep["errors"])
+    many = zip_bytes(DOCX_PARTS + [("word/_rels/document.xml.rels",
+                                    rels(*[("hyperlink", "https://h%d.example/" % k, "External") for k in range(300)]))])
+    rep = scan(tmp, "manyrels", mail([("many.docx", "application/octet-stream", many)]))
+    check("more than 256 external relationships in one .rels: 256 kept, a limit entry",
+          len(rep["links"]) == 256 and any(e.startswith("limit: document relationships") for e in rep["errors"]),
+          (len(rep["links"]), rep["errors"]))
+    corpus = os.path.join(SHARED, "corpora", "spamassassin", "spam", "olevbmacro", "target_uri.eml")
+    if os.path.exists(corpus):
+        with open(corpus, "rb") as fh:
+            rep = scan(tmp, "target_uri", fh.read())
+        check("spamassassin target_uri.eml: an external hyperlink, a link but no template injection",
+              [(l["url"], l.get("document_relationship")) for l in rep["links"]]
+              == [("https://spamassassin.apache.org/", "hyperlink")]
+              and finding(rep, "OFFICE_REMOTE_TEMPLATE") is None, (rep["links"], rep["findings"]))
 
     # YARA: our own rule, a broken file, and the shared rules
     rules = os.path.join(tmp, "rules")

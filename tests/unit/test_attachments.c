@@ -18,6 +18,7 @@
 
 #include "bulwark/engine.h"
 #include "detect/detect.h"
+#include "detect/docscan.h"
 #include "helpers.h"
 
 /* A message with one base64 attachment. */
@@ -245,6 +246,146 @@ static void test_rtf_pdf_malformed(void **state)
 	bw_engine_free(e);
 }
 
+static bw_pdf_scan pdf_scan(const char *d, size_t len)
+{
+	bw_pdf_scan s;
+	memset(&s, 0, sizeof s);
+	bw_pdf_scan_file(&s, d, len);
+	return s;
+}
+
+#define PDF_SCAN(lit) pdf_scan(lit, sizeof lit - 1)
+
+static void test_pdf_filters(void **state)
+{
+	/* ASCIIHex: white space between digits, upper and lower case */
+	bw_pdf_scan s = PDF_SCAN("1 0 obj <</Filter /ASCIIHexDecode>>\nstream\n2F 4a\n53>\nendstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	assert_int_equal(s.filters[BW_PDF_AHX], 1);
+	/* an odd last digit is padded with 0: "2f4a5" is "/JP", no key */
+	s = PDF_SCAN("<</Filter/AHx>>stream\n2f4a5>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 0);
+	assert_int_equal(s.inflated, 3);
+	/* ASCII85: a last partial group, 'z' for four zeros, "<~" tolerated */
+	s = PDF_SCAN("<</Filter/A85>>stream\n01o.~>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	s = PDF_SCAN("<</Filter [/ASCII85Decode]>>stream\n<~z01oYr@8gZ\nVBlJ.~>endstream");
+	assert_int_equal(s.count[BW_PDF_JAVASCRIPT], 1);
+	assert_int_equal(s.inflated, 15);
+	/* a group over 2^32 - 1 stops decoding */
+	s = PDF_SCAN("<</Filter/A85>>stream\nuuuuu01o.~>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 0);
+	assert_int_equal(s.inflated, 0);
+	/* a filter name hidden with #xx is still read; the stream's own /Filter
+	 * is the last one before it, not an earlier object's */
+	s = PDF_SCAN("<</Filter/FlateDecode>> endobj 2 0 obj <</F#69lter/A#48x>>stream\n2f4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	assert_int_equal(s.filters[BW_PDF_FLATE], 0);
+	/* a filter this scanner does not decode: the chain is left alone */
+	s = PDF_SCAN("<</Filter[/AHx/LZWDecode]>>stream\n2f4a53>endstream");
+	assert_int_equal(s.streams, 0);
+
+	/* a Flate bomb behind ASCIIHex stops at 4 MiB per stream and 16 MiB a file */
+	size_t zlen = compressBound(32u << 20);
+	unsigned char *zeros = calloc(32u << 20, 1), *z = malloc(zlen);
+	assert_int_equal(compress(z, &zlen, zeros, 32u << 20), Z_OK);
+	free(zeros);
+	bw_buf pdf = {0};
+	bw_buf_puts(&pdf, "%PDF-1.7\n");
+	for (int k = 0; k < 6; k++) {
+		bw_buf_puts(&pdf, "<</Filter [/AHx /Fl]>>\nstream\n");
+		for (size_t i = 0; i < zlen; i++)
+			bw_buf_printf(&pdf, "%02x", z[i]);
+		bw_buf_puts(&pdf, ">\nendstream\nendobj\n");
+	}
+	free(z);
+	s = pdf_scan(pdf.data, pdf.len);
+	assert_true(s.inflated <= 16u << 20);
+	assert_true(s.inflated > 12u << 20);
+	assert_int_equal(s.filters[BW_PDF_FLATE], s.filters[BW_PDF_AHX]);
+	bw_buf_free(&pdf);
+}
+
+static void tar_header(bw_buf *b, const char *name, size_t size)
+{
+	char h[512] = {0};
+	snprintf(h, 100, "%s", name);
+	snprintf(h + 100, 8, "0000644");
+	snprintf(h + 124, 12, "%011zo", size);
+	snprintf(h + 136, 12, "%011o", 0);
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	h[156] = '0';
+	memset(h + 148, ' ', 8);
+	unsigned sum = 0;
+	for (int i = 0; i < 512; i++)
+		sum += (unsigned char)h[i];
+	snprintf(h + 148, 8, "%06o", sum);
+	bw_buf_append(b, h, 512);
+}
+
+/* A tar of one file, its end marker, then zero bytes and a payload. */
+static void tar_with_trailer(bw_buf *b, size_t zeros, const char *payload)
+{
+	static const char block[512];
+	tar_header(b, "a.txt", 5);
+	bw_buf_append(b, "hello", 5);
+	bw_buf_append(b, block, 512 - 5);
+	bw_buf_append(b, block, 512);
+	bw_buf_append(b, block, 512);
+	for (size_t k = 0; k < zeros; k++)
+		bw_buf_putc(b, 0);
+	bw_buf_puts(b, payload);
+}
+
+static void test_archive_trailer(void **state)
+{
+	char *err = NULL;
+	bw_engine *e = test_engine_from("[limits]\n", &err);
+	bw_message m;
+	/* the trailer starts at the 512-byte block holding its first non-zero byte */
+	bw_buf t = {0};
+	tar_with_trailer(&t, 700, "MZ hidden");
+	scan_attachment(e, &m, "t.tar", t.data, t.len);
+	const bw_finding *f = test_find(&m, "ARCHIVE_TRAILING_DATA");
+	assert_non_null(f);
+	assert_non_null(strstr(f->evidence_json, "\"trailing_offset\":2560,\"trailing_bytes\":"));
+	const bw_part *p = member(&m);
+	assert_non_null(p);
+	bool found = false;
+	for (size_t i = 0; i < m.nparts; i++)
+		if (m.parts[i].archive_path && strcmp(m.parts[i].archive_path, "(after end of archive)") == 0) {
+			assert_int_equal(m.parts[i].len, 700 + 9 - 512);
+			assert_memory_equal(m.parts[i].data + 700 - 512, "MZ hidden", 9);
+			found = true;
+		}
+	assert_true(found);
+	bw_message_free(&m);
+	/* zero padding after the end, as tar(1) writes it, is nothing */
+	bw_buf_reset(&t);
+	tar_with_trailer(&t, 8192, "");
+	scan_attachment(e, &m, "t.tar", t.data, t.len);
+	assert_null(test_find(&m, "ARCHIVE_TRAILING_DATA"));
+	assert_int_equal(m.nparts, 2); /* the tar and a.txt */
+	bw_message_free(&m);
+	bw_engine_free(e);
+
+	/* the trailer is counted against the message's byte limit */
+	e = test_engine_from("[limits]\nmax_archive_bytes = 2000\n", &err);
+	bw_buf_reset(&t);
+	tar_with_trailer(&t, 0, "");
+	for (int k = 0; k < 5000; k++)
+		bw_buf_putc(&t, 'x');
+	scan_attachment(e, &m, "t.tar", t.data, t.len);
+	bool named = false;
+	for (size_t i = 0; i < m.errors.n; i++)
+		named |= strstr(m.errors.v[i], "(max_archive_bytes)") != NULL;
+	assert_true(named);
+	bw_message_free(&m);
+	bw_engine_free(e);
+	bw_buf_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +393,8 @@ int main(void)
 		cmocka_unit_test(test_cfb),
 		cmocka_unit_test(test_archive_limits),
 		cmocka_unit_test(test_rtf_pdf_malformed),
+		cmocka_unit_test(test_pdf_filters),
+		cmocka_unit_test(test_archive_trailer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

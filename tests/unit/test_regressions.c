@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/archive.h"
 #include "bulwark/engine.h"
 #include "bulwark/html.h"
 #include "bulwark/mail.h"
@@ -123,6 +124,76 @@ static void test_sanitize_nul_in_header_loads_nothing(void **state)
 	assert_int_equal(sanitize_then_scan(nul_header, sizeof nul_header - 1), 0);
 }
 
+/* fuzz_archive: a zip entry with an empty name (here a local header with
+ * name length 0 and a central directory naming nothing usable) made
+ * entry_path (src/mail/archive.c) fall back to the raw format's member name,
+ * NULL for a zip, and strnlen(NULL): a crash on any mail carrying such a
+ * zip. So did an entry named "data". The fuzzer's input, minus its first
+ * byte (the harness's choice of attachment name, "a.zip"). */
+static const char zip_unnamed_entry[] =
+	"\x50\x4b\x03\x04\x14\xa0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x13\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+	"\x03\x00\x00\x00\x00\x48\x00\x80\xff\xff\xff\x00\x00\x08\x00\x7a\x50\x4b\x05\x06\x00\x00"
+	"\x00\x00\x01\x00\x01\x00\x2f\x00\x00\x00\xf2\x00\x00\x00\x00\x00";
+
+/* Runs data through archive extraction as the harness and the engine do:
+ * every member extracted in turn. Returns the message for checks. */
+static void extract_all(bw_message *m, const char *name, const char *data, size_t len)
+{
+	bw_limits lim;
+	bw_limits_default(&lim);
+	memset(m, 0, sizeof *m);
+	m->parts = calloc(1, sizeof *m->parts);
+	assert_non_null(m->parts);
+	m->nparts = m->capparts = 1;
+	m->parts[0].kind = BW_PART_ATTACHMENT;
+	m->parts[0].filename = strdup(name);
+	m->parts[0].data = malloc(len + 1);
+	assert_non_null(m->parts[0].data);
+	memcpy(m->parts[0].data, data, len);
+	m->parts[0].data[len] = '\0';
+	m->parts[0].len = len;
+	bw_archive_budget b = {0};
+	for (size_t i = 0; i < m->nparts; i++)
+		bw_archive_extract(m, (unsigned)i, &lim, &b);
+	bw_archive_budget_free(&b);
+}
+
+static void test_archive_zip_unnamed_entry(void **state)
+{
+	bw_message m;
+	extract_all(&m, "a.zip", zip_unnamed_entry, sizeof zip_unnamed_entry - 1);
+	assert_non_null(m.parts[0].archive_format);
+	for (size_t i = 1; i < m.nparts; i++)
+		assert_non_null(m.parts[i].archive_path);
+	bw_message_free(&m);
+}
+
+/* A stored zip whose one entry is named "data": kept as "data". */
+static void test_archive_zip_entry_named_data(void **state)
+{
+	/* zipfile.ZipFile.writestr(ZipInfo("data"), b"A"), stored */
+	static const char zip[] =
+		"\x50\x4b\x03\x04\x14\x00\x00\x00\x00\x00\x00\x00\x21\x00\x8b\x9e\xd9\xd3\x01\x00\x00"
+		"\x00\x01\x00\x00\x00\x04\x00\x00\x00\x64\x61\x74\x61\x41\x50\x4b\x01\x02\x14\x03\x14"
+		"\x00\x00\x00\x00\x00\x00\x00\x21\x00\x8b\x9e\xd9\xd3\x01\x00\x00\x00\x01\x00\x00\x00"
+		"\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x01\x00\x00\x00\x00\x64\x61\x74"
+		"\x61\x50\x4b\x05\x06\x00\x00\x00\x00\x01\x00\x01\x00\x32\x00\x00\x00\x23\x00\x00\x00"
+		"\x00\x00";
+	bw_message m;
+	extract_all(&m, "b.zip", zip, sizeof zip - 1);
+	assert_int_equal(m.nparts, 2);
+	assert_string_equal(m.parts[1].archive_path, "data");
+	assert_int_equal(m.parts[1].len, 1);
+	assert_int_equal(m.parts[1].data[0], 'A');
+	bw_message_free(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +204,8 @@ int main(void)
 		cmocka_unit_test(test_sanitize_bare_html_loads_nothing),
 		cmocka_unit_test(test_sanitize_nul_in_header_completes),
 		cmocka_unit_test(test_sanitize_nul_in_header_loads_nothing),
+		cmocka_unit_test(test_archive_zip_unnamed_entry),
+		cmocka_unit_test(test_archive_zip_entry_named_data),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,12 +113,20 @@ static conn *get_conn(SMFICTX *ctx)
 	return c;
 }
 
-/* A value safe inside a key="value" log field. */
+/* A value safe inside a key="value" log field: spaces stay readable,
+ * quotes and backslashes get a backslash, control characters and bytes
+ * outside ASCII become \xNN. At most about 200 characters. */
 static char *log_safe(const char *s)
 {
 	bw_buf b = {0};
-	for (; s && *s && b.len < 200; s++)
-		bw_buf_putc(&b, (*s > ' ' && *s < 127 && *s != '"' && *s != '\\') ? *s : '?');
+	for (const unsigned char *p = (const unsigned char *)s; p && *p && b.len < 200; p++) {
+		if (*p == '"' || *p == '\\')
+			bw_buf_printf(&b, "\\%c", *p);
+		else if (*p < ' ' || *p >= 127)
+			bw_buf_printf(&b, "\\x%02x", *p);
+		else
+			bw_buf_putc(&b, (char)*p);
+	}
 	return bw_buf_steal(&b);
 }
 
@@ -438,15 +446,23 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 	return ret;
 }
 
+/* The MTA's queue id goes into an unquoted log field: letters and digits
+ * only, "-" for anything else. */
+static const char *queue_id(SMFICTX *ctx)
+{
+	const char *i = smfi_getsymval(ctx, "i");
+	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t n = i ? strlen(i) : 0;
+	return n && n <= 64 && strspn(i, alnum) == n ? i : "-";
+}
+
 static sfsistat on_eom(SMFICTX *ctx)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	conn *c = get_conn(ctx);
 	settings *s = settings_acquire();
-	char *qid = log_safe(smfi_getsymval(ctx, "i"));
-	sfsistat ret = decide(ctx, c, &s->cfg, *qid ? qid : "-", &t0);
-	free(qid);
+	sfsistat ret = decide(ctx, c, &s->cfg, queue_id(ctx), &t0);
 	settings_release(s);
 	message_reset(c);
 	return ret;

@@ -514,6 +514,10 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 	p->config_path = config_path ? bw_xstrdup(config_path) : NULL;
 	p->gen = p->next_gen = 1;
 	p->spawner_fd = p->wake_fd = -1;
+	/* Workers never parse mail as root: a root daemon with no user
+	 * configured switches them to nobody. */
+	if (!run_as_user && geteuid() == 0)
+		run_as_user = BW_POOL_DEFAULT_USER;
 	if (run_as_user) {
 		struct passwd pw, *res = NULL;
 		char buf[4096];

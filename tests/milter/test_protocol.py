@@ -35,6 +35,12 @@ CASES = [
     ("reload.lua", "[milter]\nworkers = 1\n", {}, {}),
 ]
 
+# Lines the milter's log must contain, by CASE: quoted log values keep their
+# spaces.
+EXPECTED_LOG = {
+    "hang": 'kind=scan action=tempfail why="worker timed out; killed"',
+}
+
 
 def free_port():
     with socket.socket() as s:
@@ -108,6 +114,9 @@ def run_case(milter, samples, script, config, env_extra, defines, tmp):
         text = f.read()
     if "ERROR: AddressSanitizer" in text or "runtime error:" in text:
         problems.append("sanitizer report")
+    expected = EXPECTED_LOG.get(defines.get("CASE"))
+    if expected and expected not in text:
+        problems.append(f"log lacks {expected}")
     if problems:
         sys.stdout.write(f"--- milter log ({log_path}):\n{text}")
     return problems

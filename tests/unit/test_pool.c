@@ -156,15 +156,19 @@ static void test_same_results_as_in_process(void **state)
 	bw_pool_free(p);
 }
 
-/* No config file: the daemon's default. */
+static void expect_worker_is_nobody(bw_pool *p);
+
+/* No config file and no user, as the daemon starts with no settings at
+ * all: as root, workers still drop root (to nobody). */
 static void test_defaults_without_config(void **state)
 {
 	(void)state;
 	char *err = NULL;
-	bw_pool *p = bw_pool_new(NULL, 1, 20000, run_as(), &err);
+	bw_pool *p = bw_pool_new(NULL, 1, 20000, NULL, &err);
 	if (!p)
 		fail_msg("bw_pool_new: %s", err);
 	expect_clean_scan(p);
+	expect_worker_is_nobody(p);
 	bw_pool_free(p);
 }
 
@@ -244,6 +248,28 @@ static void proc_status(pid_t pid, const char *field, char *out, size_t size)
 	fclose(f);
 }
 
+/* As root, the worker runs as nobody (uid and gid 65534), with no groups
+ * and no capabilities. */
+static void expect_worker_is_nobody(bw_pool *p)
+{
+	if (geteuid() != 0) {
+		print_message("skipped: not running as root, so the switch to nobody is not tested\n");
+		return;
+	}
+	pid_t pid = only_worker(p);
+	char v[256];
+	proc_status(pid, "Uid:", v, sizeof v);
+	assert_string_equal(v, "65534\t65534\t65534\t65534");
+	proc_status(pid, "Gid:", v, sizeof v);
+	assert_string_equal(v, "65534\t65534\t65534\t65534");
+	proc_status(pid, "Groups:", v, sizeof v);
+	assert_string_equal(v, "");
+	proc_status(pid, "CapEff:", v, sizeof v);
+	assert_string_equal(v, "0000000000000000");
+	proc_status(pid, "CapPrm:", v, sizeof v);
+	assert_string_equal(v, "0000000000000000");
+}
+
 static void test_sandbox_refuses_writes_sockets_exec(void **state)
 {
 	(void)state;
@@ -296,21 +322,7 @@ static void test_sandbox_refuses_writes_sockets_exec(void **state)
 	}
 
 	expect_clean_scan(p); /* waits for the replacement */
-	if (geteuid() == 0) {
-		pid = only_worker(p);
-		proc_status(pid, "Uid:", v, sizeof v);
-		assert_string_equal(v, "65534\t65534\t65534\t65534");
-		proc_status(pid, "Gid:", v, sizeof v);
-		assert_string_equal(v, "65534\t65534\t65534\t65534");
-		proc_status(pid, "Groups:", v, sizeof v);
-		assert_string_equal(v, "");
-		proc_status(pid, "CapEff:", v, sizeof v);
-		assert_string_equal(v, "0000000000000000");
-		proc_status(pid, "CapPrm:", v, sizeof v);
-		assert_string_equal(v, "0000000000000000");
-	} else {
-		print_message("skipped: not running as root, so the switch to nobody is not tested\n");
-	}
+	expect_worker_is_nobody(p);
 	bw_pool_free(p);
 }
 

@@ -426,7 +426,8 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 		char *safe_findings = log_safe(res.findings);
 		bw_buf names = {0}, rcpts = {0};
 		bw_milter_action_names(actions, &names);
-		for (size_t i = 0; i < c->rcpts.n; i++)
+		/* the log keeps about 200 characters of them */
+		for (size_t i = 0; i < c->rcpts.n && rcpts.len < 256; i++)
 			bw_buf_printf(&rcpts, "%s%s", i ? "," : "", c->rcpts.v[i]);
 		char *safe_rcpts = log_safe(rcpts.data);
 		bw_mlog(LOG_INFO,

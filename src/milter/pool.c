@@ -641,7 +641,7 @@ static int exchange(int fd, const bw_pool_job *job, int64_t deadline, bw_pool_re
 int bw_pool_scan(bw_pool *p, const bw_pool_job *job, bw_pool_result *out)
 {
 	int64_t start = bw_wire_now_ms();
-	if (job->len > BW_WIRE_MAX_MESSAGE || job->nrecipients > BW_WIRE_MAX_RECIPIENTS) {
+	if (job->len > BW_WIRE_MAX_MESSAGE) {
 		memset(out, 0, sizeof *out);
 		out->error = bw_xstrdup("message too large for the scan pool");
 		return 0;

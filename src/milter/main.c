@@ -552,6 +552,8 @@ static void *milter_thread(void *arg)
 	return (void *)(intptr_t)smfi_main();
 }
 
+#define MILTER_MAX_PACKET ((size_t)1 << 20)
+
 static struct smfiDesc filter = {
 	.xxfi_name = "bulwark",
 	.xxfi_version = SMFI_VERSION,
@@ -661,6 +663,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* A unix socket is for the MTA's group, not for every local user. */
 	umask(0117);
+	/* libmilter drops the connection on a packet above its limit, 64 KiB
+	 * by default, and one header is one packet: Postfix passes headers up
+	 * to header_size_limit (100 KiB by default). 1 MiB is libmilter's
+	 * largest setting (docs/configuration.md). */
+	smfi_setmaxdatasize(MILTER_MAX_PACKET);
 	if (smfi_register(filter) == MI_FAILURE || smfi_setconn(cfg->socket) == MI_FAILURE ||
 	    smfi_opensocket(true) == MI_FAILURE) {
 		fprintf(stderr, "bulwark-milter: cannot listen on %s\n", cfg->socket);

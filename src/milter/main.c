@@ -113,12 +113,20 @@ static conn *get_conn(SMFICTX *ctx)
 	return c;
 }
 
-/* A value safe inside a key="value" log field. */
+/* A value safe inside a key="value" log field: spaces stay readable,
+ * quotes and backslashes get a backslash, control characters and bytes
+ * outside ASCII become \xNN. At most about 200 characters. */
 static char *log_safe(const char *s)
 {
 	bw_buf b = {0};
-	for (; s && *s && b.len < 200; s++)
-		bw_buf_putc(&b, (*s > ' ' && *s < 127 && *s != '"' && *s != '\\') ? *s : '?');
+	for (const unsigned char *p = (const unsigned char *)s; p && *p && b.len < 200; p++) {
+		if (*p == '"' || *p == '\\')
+			bw_buf_printf(&b, "\\%c", *p);
+		else if (*p < ' ' || *p >= 127)
+			bw_buf_printf(&b, "\\x%02x", *p);
+		else
+			bw_buf_putc(&b, (char)*p);
+	}
 	return bw_buf_steal(&b);
 }
 
@@ -418,7 +426,8 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 		char *safe_findings = log_safe(res.findings);
 		bw_buf names = {0}, rcpts = {0};
 		bw_milter_action_names(actions, &names);
-		for (size_t i = 0; i < c->rcpts.n; i++)
+		/* the log keeps about 200 characters of them */
+		for (size_t i = 0; i < c->rcpts.n && rcpts.len < 256; i++)
 			bw_buf_printf(&rcpts, "%s%s", i ? "," : "", c->rcpts.v[i]);
 		char *safe_rcpts = log_safe(rcpts.data);
 		bw_mlog(LOG_INFO,
@@ -438,15 +447,23 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 	return ret;
 }
 
+/* The MTA's queue id goes into an unquoted log field: letters and digits
+ * only, "-" for anything else. */
+static const char *queue_id(SMFICTX *ctx)
+{
+	const char *i = smfi_getsymval(ctx, "i");
+	static const char alnum[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	size_t n = i ? strlen(i) : 0;
+	return n && n <= 64 && strspn(i, alnum) == n ? i : "-";
+}
+
 static sfsistat on_eom(SMFICTX *ctx)
 {
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	conn *c = get_conn(ctx);
 	settings *s = settings_acquire();
-	char *qid = log_safe(smfi_getsymval(ctx, "i"));
-	sfsistat ret = decide(ctx, c, &s->cfg, *qid ? qid : "-", &t0);
-	free(qid);
+	sfsistat ret = decide(ctx, c, &s->cfg, queue_id(ctx), &t0);
 	settings_release(s);
 	message_reset(c);
 	return ret;
@@ -534,6 +551,8 @@ static void *milter_thread(void *arg)
 {
 	return (void *)(intptr_t)smfi_main();
 }
+
+#define MILTER_MAX_PACKET ((size_t)1 << 20)
 
 static struct smfiDesc filter = {
 	.xxfi_name = "bulwark",
@@ -644,6 +663,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* A unix socket is for the MTA's group, not for every local user. */
 	umask(0117);
+	/* libmilter drops the connection on a packet above its limit, 64 KiB
+	 * by default, and one header is one packet: Postfix passes headers up
+	 * to header_size_limit (100 KiB by default). 1 MiB is libmilter's
+	 * largest setting (docs/configuration.md). */
+	smfi_setmaxdatasize(MILTER_MAX_PACKET);
 	if (smfi_register(filter) == MI_FAILURE || smfi_setconn(cfg->socket) == MI_FAILURE ||
 	    smfi_opensocket(true) == MI_FAILURE) {
 		fprintf(stderr, "bulwark-milter: cannot listen on %s\n", cfg->socket);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "milter/metrics.h"
@@ -105,13 +106,25 @@ void bw_metrics_render(bw_buf *b)
 static void *serve_thread(void *arg)
 {
 	int lfd = (int)(intptr_t)arg;
+	unsigned backoff_ms = 0;
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			/* Out of descriptors or memory: the pending connection stays
+			 * queued, so retrying at once would spin at full CPU. Wait
+			 * 10 ms, doubling up to 1 s while it lasts. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				backoff_ms = backoff_ms ? (backoff_ms * 2 > 1000 ? 1000 : backoff_ms * 2) : 10;
+				struct timespec ts = {.tv_sec = backoff_ms / 1000, .tv_nsec = (long)(backoff_ms % 1000) * 1000000};
+				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+					;
+				continue;
+			}
 			return NULL;
 		}
+		backoff_ms = 0;
 		/* A slow or silent client must not hold the scrape thread. */
 		struct timeval tv = {.tv_sec = 2};
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -549,6 +549,10 @@ bw_pool *bw_pool_new(const char *config_path, unsigned nworkers, unsigned timeou
 	p->config_path = config_path ? bw_xstrdup(config_path) : NULL;
 	p->gen = p->next_gen = 1;
 	p->spawner_fd = p->wake_fd = -1;
+	/* Workers never parse mail as root: a root daemon with no user
+	 * configured switches them to nobody. */
+	if (!run_as_user && geteuid() == 0)
+		run_as_user = BW_POOL_DEFAULT_USER;
 	bw_history *none;
 	char *no_path;
 	if (swap_history(p, history_db, &none, &no_path, error) < 0) {
@@ -740,7 +744,7 @@ static int exchange(bw_pool *p, int fd, const bw_pool_job *job, int64_t deadline
 int bw_pool_scan(bw_pool *p, const bw_pool_job *job, bw_pool_result *out)
 {
 	int64_t start = bw_wire_now_ms();
-	if (job->len > BW_WIRE_MAX_MESSAGE || job->nrecipients > BW_WIRE_MAX_RECIPIENTS) {
+	if (job->len > BW_WIRE_MAX_MESSAGE) {
 		memset(out, 0, sizeof *out);
 		out->error = bw_xstrdup("message too large for the scan pool");
 		return 0;

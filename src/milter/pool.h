@@ -33,9 +33,13 @@ typedef struct bw_pool_result {
 
 typedef struct bw_pool bw_pool;
 
+#define BW_POOL_DEFAULT_USER "nobody"
+
 /* Starts nworkers workers and waits until they have loaded config_path
  * (NULL: the defaults) and locked themselves down. run_as_user: the account
- * workers switch to (needs root), or NULL to keep the daemon's. Call it
+ * workers switch to (needs root), or NULL: BW_POOL_DEFAULT_USER when the
+ * daemon runs as root (an error if that account does not exist), else the
+ * daemon's own. Call it
  * before the daemon starts threads: the pool forks a small spawner process
  * here, and forking is only safe from a single-threaded process. Returns
  * NULL with *error (malloc'd) when the config or the sandbox fails. */

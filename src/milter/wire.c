@@ -173,13 +173,16 @@ static bool get_bytes(cursor *c, const char **s, size_t *len)
 	return true;
 }
 
-/* Job payload: u32 want_sanitized, u32 nrecipients, recipients, raw. */
+/* Job payload: u32 want_sanitized, u32 nrecipients, recipients, raw. A
+ * message may have any number of envelope recipients; the worker's token
+ * checks use the first, so only the first BW_WIRE_MAX_RECIPIENTS travel. */
 void bw_wire_encode_job_head(bw_buf *out, const bw_pool_job *job)
 {
 	bw_buf fields = {0};
+	size_t nrcpt = job->nrecipients < BW_WIRE_MAX_RECIPIENTS ? job->nrecipients : BW_WIRE_MAX_RECIPIENTS;
 	put_u32(&fields, job->want_sanitized);
-	put_u32(&fields, (uint32_t)job->nrecipients);
-	for (size_t i = 0; i < job->nrecipients; i++)
+	put_u32(&fields, (uint32_t)nrcpt);
+	for (size_t i = 0; i < nrcpt; i++)
 		put_str(&fields, job->recipients[i]);
 	put_u32(&fields, (uint32_t)job->len);
 	put_u32(out, BW_FRAME_JOB);

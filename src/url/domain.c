@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <glib.h>
 #include <libpsl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,12 +30,42 @@ static bool is_ip_literal(const char *host)
 /* A message asks for the same few hosts again and again (every tracker
  * pixel, every link, the lookalike test), and a lookup costs about 8,000
  * instructions: the answers for recent hosts are kept, per thread, in a small
- * table indexed by a hash of the host. Entries are replaced, never freed. */
+ * table indexed by a hash of the host. Entries are replaced, and freed when
+ * their thread exits (the milter runs one thread per SMTP connection: a
+ * table left behind would leak with every connection). */
 enum { RD_CACHE = 256, RD_CACHE_HOST_MAX = 128 };
 typedef struct rd_entry {
 	char *host, *reg;
 } rd_entry;
 static __thread rd_entry rd_cache[RD_CACHE];
+static __thread bool rd_cache_owned;
+static pthread_key_t rd_cache_key;
+static pthread_once_t rd_cache_once = PTHREAD_ONCE_INIT;
+
+static void rd_cache_free(void *table)
+{
+	rd_entry *t = table;
+	for (size_t i = 0; i < RD_CACHE; i++) {
+		free(t[i].host);
+		free(t[i].reg);
+		t[i] = (rd_entry){0};
+	}
+}
+
+static void rd_cache_key_create(void)
+{
+	pthread_key_create(&rd_cache_key, rd_cache_free);
+}
+
+/* Registers this thread's table for freeing at thread exit. */
+static void rd_cache_own(void)
+{
+	if (rd_cache_owned)
+		return;
+	pthread_once(&rd_cache_once, rd_cache_key_create);
+	pthread_setspecific(rd_cache_key, rd_cache);
+	rd_cache_owned = true;
+}
 
 static char *lookup_registrable(const char *host)
 {
@@ -54,6 +85,7 @@ char *bw_registrable_domain(const char *host)
 		return lookup_registrable(host);
 	rd_entry *e = &rd_cache[g_str_hash(host) % RD_CACHE];
 	if (!e->host || strcmp(e->host, host) != 0) {
+		rd_cache_own();
 		free(e->host);
 		free(e->reg);
 		e->host = bw_xstrdup(host);

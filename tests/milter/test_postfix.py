@@ -241,6 +241,17 @@ def run_cases(pf, milter, bulwark, samples, env):
         check(msg.get("X-Bulwark-Sanitized") is not None and "nothing remote" in msg.get("X-Bulwark-Sanitized"),
               "plain message: sanitizer found nothing remote")
 
+    # One header of 80 KiB (folded into SMTP-sized lines, below Postfix's
+    # header_size_limit): scanned and delivered, not tempfailed.
+    long_header = os.path.join(pf.root, "long-header.eml")
+    with open(plain, "rb") as f, open(long_header, "wb") as out_f:
+        out_f.write(b"X-Long: " + b"\r\n ".join([b"x" * 900] * 91) + b"\r\n" + f.read())
+    rc, out = swaks(pf.port, long_header, "clerk@parliament.example", "long-header")
+    check(rc == 0, "message with an 80 KiB header accepted")
+    data = wait_delivered(pf, "long-header")
+    check(data is not None and email.message_from_bytes(data).get("X-Bulwark-Verdict") == "clean",
+          "message with an 80 KiB header scanned (X-Bulwark-Verdict: clean)")
+
     rc, out = swaks(pf.port, phish, "clerk@parliament.example", "phish-reject")
     check(rc != 0 and "550 5.7.1 Rejected: impersonation" in out, "phishing message rejected with 550 5.7.1")
 

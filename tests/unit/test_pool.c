@@ -156,15 +156,19 @@ static void test_same_results_as_in_process(void **state)
 	bw_pool_free(p);
 }
 
-/* No config file: the daemon's default. */
+static void expect_worker_is_nobody(bw_pool *p);
+
+/* No config file and no user, as the daemon starts with no settings at
+ * all: as root, workers still drop root (to nobody). */
 static void test_defaults_without_config(void **state)
 {
 	(void)state;
 	char *err = NULL;
-	bw_pool *p = bw_pool_new(NULL, 1, 20000, run_as(), &err);
+	bw_pool *p = bw_pool_new(NULL, 1, 20000, NULL, &err);
 	if (!p)
 		fail_msg("bw_pool_new: %s", err);
 	expect_clean_scan(p);
+	expect_worker_is_nobody(p);
 	bw_pool_free(p);
 }
 
@@ -244,6 +248,28 @@ static void proc_status(pid_t pid, const char *field, char *out, size_t size)
 	fclose(f);
 }
 
+/* As root, the worker runs as nobody (uid and gid 65534), with no groups
+ * and no capabilities. */
+static void expect_worker_is_nobody(bw_pool *p)
+{
+	if (geteuid() != 0) {
+		print_message("skipped: not running as root, so the switch to nobody is not tested\n");
+		return;
+	}
+	pid_t pid = only_worker(p);
+	char v[256];
+	proc_status(pid, "Uid:", v, sizeof v);
+	assert_string_equal(v, "65534\t65534\t65534\t65534");
+	proc_status(pid, "Gid:", v, sizeof v);
+	assert_string_equal(v, "65534\t65534\t65534\t65534");
+	proc_status(pid, "Groups:", v, sizeof v);
+	assert_string_equal(v, "");
+	proc_status(pid, "CapEff:", v, sizeof v);
+	assert_string_equal(v, "0000000000000000");
+	proc_status(pid, "CapPrm:", v, sizeof v);
+	assert_string_equal(v, "0000000000000000");
+}
+
 static void test_sandbox_refuses_writes_sockets_exec(void **state)
 {
 	(void)state;
@@ -296,21 +322,7 @@ static void test_sandbox_refuses_writes_sockets_exec(void **state)
 	}
 
 	expect_clean_scan(p); /* waits for the replacement */
-	if (geteuid() == 0) {
-		pid = only_worker(p);
-		proc_status(pid, "Uid:", v, sizeof v);
-		assert_string_equal(v, "65534\t65534\t65534\t65534");
-		proc_status(pid, "Gid:", v, sizeof v);
-		assert_string_equal(v, "65534\t65534\t65534\t65534");
-		proc_status(pid, "Groups:", v, sizeof v);
-		assert_string_equal(v, "");
-		proc_status(pid, "CapEff:", v, sizeof v);
-		assert_string_equal(v, "0000000000000000");
-		proc_status(pid, "CapPrm:", v, sizeof v);
-		assert_string_equal(v, "0000000000000000");
-	} else {
-		print_message("skipped: not running as root, so the switch to nobody is not tested\n");
-	}
+	expect_worker_is_nobody(p);
 	bw_pool_free(p);
 }
 
@@ -518,6 +530,84 @@ static void test_concurrent_scans(void **state)
 	bw_pool_free(p);
 }
 
+/* ---- overload and recipients ---- */
+
+typedef struct hang_job {
+	bw_pool *p;
+	int rc;
+	bw_pool_result r;
+} hang_job;
+
+static void *scan_hang(void *arg)
+{
+	hang_job *h = arg;
+	h->rc = scan_text(h->p, "Subject: x\r\n\r\n" HANG_MARKER "\r\n", &h->r);
+	return NULL;
+}
+
+/* One worker, three messages that hang, sent at once. Whichever gets the
+ * worker holds it until its timeout; the next one to get a worker (the
+ * replacement, which comes up only after that timeout) holds it for another
+ * full timeout, longer than the third waits for a free one. So at least one
+ * scan must be refused as overload (-1: the caller's fail-safe default), at
+ * least one must time out, and none may succeed. */
+static void test_overload_when_no_worker_is_free(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 3000);
+	hang_job h[3];
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++) {
+		h[i] = (hang_job){.p = p, .rc = 42};
+		assert_int_equal(pthread_create(&t[i], NULL, scan_hang, &h[i]), 0);
+	}
+	int overloaded = 0, timed_out = 0;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		if (h[i].rc == -1) {
+			overloaded++;
+			assert_null(h[i].r.error); /* untouched */
+		} else {
+			assert_int_equal(h[i].rc, 0);
+			assert_false(h[i].r.ok);
+			assert_non_null(strstr(h[i].r.error, "timed out"));
+			timed_out++;
+			bw_pool_result_free(&h[i].r);
+		}
+	}
+	print_message("overload: %d refused, %d timed out\n", overloaded, timed_out);
+	assert_true(overloaded >= 1);
+	assert_true(timed_out >= 1);
+	expect_clean_scan(p); /* and the pool serves again */
+	bw_pool_free(p);
+}
+
+/* More envelope recipients than travel to the worker: the message is still
+ * scanned (only the first is used, for the tracker token checks). */
+static void test_many_recipients_are_scanned(void **state)
+{
+	(void)state;
+	bw_pool *p = new_pool(1, 20000);
+	enum { N = BW_WIRE_MAX_RECIPIENTS * 3 / 2 };
+	char **rcpts = bw_xcalloc(N, sizeof *rcpts);
+	for (size_t i = 0; i < N; i++)
+		rcpts[i] = bw_xasprintf("<member%zu@parliament.example>", i);
+	size_t len;
+	char *raw = read_sample(1, &len);
+	bw_pool_job job = {.raw = raw, .len = len, .recipients = (const char *const *)rcpts, .nrecipients = N};
+	bw_pool_result r;
+	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+	if (!r.ok)
+		fail_msg("scan with %d recipients: %s", (int)N, r.error);
+	assert_int_equal(r.verdict, BW_CLEAN);
+	bw_pool_result_free(&r);
+	free(raw);
+	for (size_t i = 0; i < N; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	bw_pool_free(p);
+}
+
 /* The reloaded config lowers the thresholds: the tracked newsletter (score
  * 4) becomes suspicious. */
 static void test_reload_swaps_workers(void **state)
@@ -601,6 +691,8 @@ int main(void)
 		cmocka_unit_test(test_oversized_frame_is_refused),
 		cmocka_unit_test(test_concurrent_scans),
 		cmocka_unit_test(test_reload_swaps_workers),
+		cmocka_unit_test(test_overload_when_no_worker_is_free),
+		cmocka_unit_test(test_many_recipients_are_scanned),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	unlink(config_path);

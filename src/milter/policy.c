@@ -32,7 +32,11 @@ void bw_milter_config_default(bw_milter_config *c)
 	gethostname(host, sizeof host - 1);
 	c->authserv_id = bw_xstrdup(host);
 	c->log_stderr = -1;
-	c->max_message_bytes = 50u << 20;
+	/* the engine's own message limit: a larger message would be scanned only
+	 * in part, so it takes the fail-safe path instead */
+	bw_limits engine_limits;
+	bw_limits_default(&engine_limits);
+	c->max_message_bytes = engine_limits.max_message_bytes;
 	for (int v = 0; v < BW_NVERDICTS; v++)
 		c->actions[v] = BW_ACT_HEADERS;
 	c->reject_text = bw_xstrdup("Message rejected by the Bulwark mail security policy");

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Attachment analysis end to end: archive extraction (zip, nested zip, 7z,
-tar.gz, gzip, encrypted zip and 7z), dangerous types, type mismatches,
+tar.gz, gzip, rar, iso, cab, encrypted zip and 7z), dangerous types, type mismatches,
 Office macros (an OLE file with a VBA storage, a docx with
 word/vbaProject.bin), RTF objects and the Equation Editor class, PDF active
 content (plain, #xx-escaped, inside a compressed object stream, under
@@ -14,6 +14,7 @@ Usage: test_attachments.py BULWARK SHARED_DIR
 """
 import base64
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -154,6 +155,84 @@ def tar_bytes(files):
     return b.getvalue()
 
 
+def rar4(name, data):
+    """A RAR 4.x archive holding one stored file (no free tool writes RAR).
+    Each block's HEAD_CRC is the low 16 bits of the CRC32 of the block from
+    HEAD_TYPE on; libarchive rejects a block whose CRC is wrong."""
+    def block(htype, flags, body):
+        rest = struct.pack("<BHH", htype, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(rest) & 0xFFFF) + rest
+    n = name.encode()
+    dos_time = (2024 - 1980) << 25 | 1 << 21 | 1 << 16
+    # PACK_SIZE, UNP_SIZE, HOST_OS (Win32), FILE_CRC, FTIME, UNP_VER 2.9, METHOD stored, NAME_SIZE, ATTR
+    fh = struct.pack("<IIBIIBBHI", len(data), len(data), 2, zlib.crc32(data), dos_time, 29, 0x30, len(n), 0x20) + n
+    return (b"Rar!\x1a\x07\x00" + block(0x73, 0, b"\x00" * 6) + block(0x74, 0x8000, fh) + data
+            + block(0x7B, 0x4000, b""))
+
+
+def both16(v):
+    return struct.pack("<H", v) + struct.pack(">H", v)
+
+
+def both32(v):
+    return struct.pack("<I", v) + struct.pack(">I", v)
+
+
+def iso_record(ident, lba, size, flags):
+    """An ECMA-119 directory record (9.1), padded to an even length."""
+    r = b"\x00\x00" + both32(lba) + both32(size) + bytes([124, 1, 1, 0, 0, 0, 0, flags, 0, 0]) + both16(1)
+    r += bytes([len(ident)]) + ident
+    r += b"\x00" * (len(r) % 2)
+    return bytes([len(r)]) + r[1:]
+
+
+def iso9660(name, data):
+    """An ISO 9660 image (ECMA-119, no Rock Ridge or Joliet) with one file in
+    its root: system area, primary volume descriptor, terminator, L and M
+    path tables, root directory, file data. name: an ISO level 1 name."""
+    blk = 2048
+    root, first = 20, 21
+    # libarchive bids only when 8 blocks follow the system area
+    blocks = max(first + (len(data) + blk - 1) // blk, 16 + 8)
+    rootdir = iso_record(b"\x00", root, blk, 2) + iso_record(b"\x01", root, blk, 2) + \
+        iso_record(name.encode() + b";1", first, len(data), 0)
+    date = b"2024010100000000\x00"
+    pvd = b"\x01CD001\x01\x00" + b" " * 32 + b"BULWARK_TEST".ljust(32) + b"\x00" * 8 + both32(blocks) + b"\x00" * 32
+    pvd += both16(1) + both16(1) + both16(blk) + both32(10) + struct.pack("<II", 18, 0) + struct.pack(">II", 19, 0)
+    pvd += iso_record(b"\x00", root, blk, 2) + b" " * (128 * 4 + 37 * 3) + date * 2 + (b"0" * 16 + b"\x00") * 2
+    pvd += b"\x01\x00"
+    assert len(pvd) == 883
+    path_table = struct.pack("<BBIH", 1, 0, root, 1), struct.pack(">BBIH", 1, 0, root, 1)
+    img = b"\x00" * (16 * blk) + pvd.ljust(blk, b"\x00") + b"\xffCD001\x01".ljust(blk, b"\x00")
+    img += b"".join((p + b"\x00\x00").ljust(blk, b"\x00") for p in path_table) + rootdir.ljust(blk, b"\x00") + data
+    return img.ljust(blocks * blk, b"\x00")
+
+
+def cab_checksum(b, seed=0):
+    """The CFDATA checksum of [MS-CAB] 2.6: XOR of little-endian 32-bit
+    words, the 1 to 3 trailing bytes taken big-end first."""
+    whole = len(b) - len(b) % 4
+    csum = seed
+    for (v,) in struct.iter_unpack("<I", b[:whole]):
+        csum ^= v
+    tail = 0
+    for c in b[whole:]:
+        tail = tail << 8 | c
+    return csum ^ tail
+
+
+def cab(name, data):
+    """An MS-CAB cabinet: one uncompressed folder (typeCompress 0) with one
+    file in one CFDATA block; libarchive verifies the block's checksum."""
+    n = name.encode() + b"\x00"
+    coff_files = 36 + 8
+    coff_data = coff_files + 16 + len(n)
+    hdr = b"MSCF" + struct.pack("<IIIIIBBHHHHH", 0, coff_data + 8 + len(data), 0, coff_files, 0, 3, 1, 1, 1, 0, 0, 0)
+    folder = struct.pack("<IHH", coff_data, 1, 0)
+    cffile = struct.pack("<IIHHHH", len(data), 0, 0, (2024 - 1980) << 9 | 1 << 5 | 1, 0, 0x20) + n
+    sizes = struct.pack("<HH", len(data), len(data))
+    return hdr + folder + cffile + struct.pack("<I", cab_checksum(sizes, cab_checksum(data))) + sizes + data
+
 def rels(*relationships):
     """A .rels part; relationships: (type, target, mode). The type is
     written with a character reference, as a parser must read it."""
@@ -267,6 +346,31 @@ def run(tmp):
     f = finding(rep, "DANGEROUS_ATTACHMENT")
     found = {a["filename"] for a in f["evidence"]["attachments"]} if f else set()
     check("script in 7z and shortcut in tar.gz are dangerous", {"run.js", "link.lnk"} <= found, f)
+
+    # rar, iso and cab, written here (no free tool writes RAR; the others
+    # keep the test free of xorriso and gcab): each holds an executable
+    # that must come out intact and be found through the archive
+    rep = scan(tmp, "rar-iso-cab", mail([("a.rar", "application/vnd.rar", rar4("invoice.pdf.exe", FAKE_EXE)),
+                                         ("disk.iso", "application/x-iso9660-image", iso9660("INVOICE.EXE", FAKE_EXE)),
+                                         ("setup.cab", "application/vnd.ms-cab-compressed",
+                                          cab("update.pdf.exe", FAKE_EXE))]))
+    members = {}
+    for a in rep["attachments"]:
+        if a["container"] is not None:
+            members.setdefault(rep["attachments"][a["container"]]["filename"], []).append(a)
+    f = finding(rep, "DANGEROUS_ATTACHMENT")
+    hits = {a["in"]: a["finding"] for a in f["evidence"]["attachments"]} if f else {}
+    exe_sha256 = hashlib.sha256(FAKE_EXE).hexdigest()
+    for archive, member, why in (("a.rar", "invoice.pdf.exe", "double extension"),
+                                 ("disk.iso", "INVOICE.EXE", "Windows executable"),
+                                 ("setup.cab", "update.pdf.exe", "double extension")):
+        got = [(a["path"], a["detected_type"], a["sha256"]) for a in members.get(archive, [])]
+        check("%s: its one member extracted intact" % archive,
+              got == [(member, "application/x-dosexec", exe_sha256)], got)
+        where = "%s > %s" % (archive, member)
+        check("%s: DANGEROUS_ATTACHMENT for the member, in %s" % (archive, where), why in hits.get(where, ""), f)
+    check("the iso image itself is a dangerous disk image",
+          "disk image" in hits.get("disk.iso", "") and rep["errors"] == [], (f, rep["errors"]))
 
     # encrypted archives: names still checked
     rep = scan(tmp, "encrypted", mail([("enc.zip", "application/zip", encrypted_zip(tmp)),

@@ -87,6 +87,16 @@ static int prepare_all(bw_store *s, char **error)
 		       "INSERT OR IGNORE INTO message_feature(feature, message) VALUES(?,?)", error);
 }
 
+/* s with its statements prepared, or NULL (s closed) with *error. */
+static bw_store *prepared(bw_store *s, char **error)
+{
+	if (prepare_all(s, error)) {
+		bw_store_close(s);
+		return NULL;
+	}
+	return s;
+}
+
 static bw_store *open_db(const char *path, int flags, char **error)
 {
 	bw_store *s = bw_xcalloc(1, sizeof *s);
@@ -118,11 +128,7 @@ bw_store *bw_store_open(const char *path, char **error)
 		bw_store_close(s);
 		return NULL;
 	}
-	if (prepare_all(s, error)) {
-		bw_store_close(s);
-		return NULL;
-	}
-	return s;
+	return prepared(s, error);
 }
 
 /* The tables every store has: anything else is some other SQLite file. */
@@ -151,11 +157,7 @@ bw_store *bw_store_open_existing(const char *path, bool writable, char **error)
 		bw_store_close(s);
 		return NULL;
 	}
-	if (prepare_all(s, error)) {
-		bw_store_close(s);
-		return NULL;
-	}
-	return s;
+	return prepared(s, error);
 }
 
 void bw_store_close(bw_store *s)

@@ -907,6 +907,16 @@ static size_t structure_cut(const char *d, size_t len, const char **why, GArray 
 				ct_end = field_end(line, content, pos, ct_end);
 			}
 		} else if (in_headers) {
+			/* a block may hold several Content-Type fields, and GMime may
+			 * take any of them: every unterminated one is repaired */
+			if (in_ct) {
+				bool mp, msg, unterminated;
+				const char *b;
+				size_t blen;
+				read_content_type(ctype, ctlen, &mp, &msg, &b, &blen, &unterminated);
+				if (unterminated)
+					g_array_append_val(unclosed, ct_end);
+			}
 			in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
 			if (in_ct) {
 				ctlen = content - 13 < sizeof ctype ? content - 13 : sizeof ctype;

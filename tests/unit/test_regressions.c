@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <glib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +101,45 @@ static size_t sanitize_then_scan(const char *in, size_t len)
 	free(out);
 	bw_engine_free(e);
 	return on_open;
+}
+
+/* fuzz_sanitize (a 30-minute run, 2026-11-25): a mutated phishing_pot message
+ * whose header block holds two Content-Type fields, each with an unclosed
+ * boundary="..." quote. The structure pre-scan repaired only the last one;
+ * GMime read no parts, so the scan listed nothing, and the sanitized copy,
+ * re-serialized with the boundary closed, loaded 4 CSS backgrounds on open.
+ * Every unterminated Content-Type field is now repaired. */
+static char *read_data_file(const char *name, size_t *len)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/tests/unit/data/%s", BW_SOURCE_DIR, name);
+	gchar *data = NULL;
+	gsize n = 0;
+	assert_true(g_file_get_contents(path, &data, &n, NULL));
+	*len = n;
+	return data;
+}
+
+static void test_two_unclosed_boundaries(void **state)
+{
+	size_t len;
+	char *data = read_data_file("fuzz-sanitize-two-unclosed-boundaries.eml", &len);
+	bw_config cfg;
+	bw_config_default(&cfg);
+	bw_strvec errors = {0};
+	bw_engine *e = bw_engine_new(&cfg, &errors);
+	bw_strvec_free(&errors);
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	bw_engine_scan(e, &m, "input", data, len);
+	size_t on_open = 0;
+	for (size_t i = 0; i < m.nresources; i++)
+		on_open += m.resources[i].on_open;
+	assert_int_equal(on_open, 4); /* what the scan now sees, as a client would */
+	bw_message_free(&m);
+	bw_engine_free(e);
+	assert_int_equal(sanitize_then_scan(data, len), 0);
+	g_free(data);
 }
 
 static void test_sanitize_bare_html_completes(void **state)
@@ -206,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_sanitize_nul_in_header_loads_nothing),
 		cmocka_unit_test(test_archive_zip_unnamed_entry),
 		cmocka_unit_test(test_archive_zip_entry_named_data),
+		cmocka_unit_test(test_two_unclosed_boundaries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

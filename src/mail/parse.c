@@ -814,6 +814,18 @@ static size_t field_end(const char *line, size_t content, size_t pos, size_t pre
 	return content ? pos + content : prev;
 }
 
+/* read_content_type of one finished Content-Type field; when its boundary
+ * quote is unterminated, ct_end (where the closing quote belongs) goes to
+ * unclosed. */
+static void field_content_type(const char *ctype, size_t ctlen, size_t ct_end, GArray *unclosed,
+			       bool *mp, bool *msg, const char **b, size_t *blen)
+{
+	bool unterminated;
+	read_content_type(ctype, ctlen, mp, msg, b, blen, &unterminated);
+	if (unterminated)
+		g_array_append_val(unclosed, ct_end);
+}
+
 /* Offset of the line at which the message passes one of the caps, or len;
  * *why says which. The offsets where a Content-Type field with an unterminated
  * quoted boundary ends (where its closing quote belongs) go to unclosed. */
@@ -874,12 +886,10 @@ static size_t structure_cut(const char *d, size_t len, const char **why, GArray 
 		}
 		if (in_headers && content == 0) {
 			/* end of a header block: does it open a level? */
-			bool mp, msg, unterminated;
+			bool mp, msg;
 			const char *b;
 			size_t blen;
-			read_content_type(ctype, ctlen, &mp, &msg, &b, &blen, &unterminated);
-			if (unterminated)
-				g_array_append_val(unclosed, ct_end);
+			field_content_type(ctype, ctlen, ct_end, unclosed, &mp, &msg, &b, &blen);
 			if ((mp && b) || msg) {
 				if (depth == CAP_NESTING) {
 					cut = block;
@@ -910,12 +920,10 @@ static size_t structure_cut(const char *d, size_t len, const char **why, GArray 
 			/* a block may hold several Content-Type fields, and GMime may
 			 * take any of them: every unterminated one is repaired */
 			if (in_ct) {
-				bool mp, msg, unterminated;
+				bool mp, msg;
 				const char *b;
 				size_t blen;
-				read_content_type(ctype, ctlen, &mp, &msg, &b, &blen, &unterminated);
-				if (unterminated)
-					g_array_append_val(unclosed, ct_end);
+				field_content_type(ctype, ctlen, ct_end, unclosed, &mp, &msg, &b, &blen);
 			}
 			in_ct = content >= 13 && g_ascii_strncasecmp(line, "content-type:", 13) == 0;
 			if (in_ct) {

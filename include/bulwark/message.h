@@ -36,7 +36,8 @@ typedef struct bw_part {
 	char *archive_format; /* archive: libarchive's name of its format, or NULL if not an archive */
 	unsigned archive_entries; /* archive: entries read */
 	const char *archive_limit; /* archive: the limit that stopped its extraction (static), or NULL */
-	char md5[33];         /* attachments: hex digests of data, as intel feeds give them */
+	char md5[33];         /* attachments: hex digests of data, as intel feeds give them;
+			       * empty until bw_part_hash_legacy */
 	char sha1[41];
 	/* tar: non-zero data after its end-of-archive marker, where readers
 	 * stop (offset in the decompressed stream, and bytes from there); it is
@@ -177,9 +178,13 @@ typedef struct bw_message {
 #define BW_MAX_RECIPIENTS 100
 
 void bw_message_free(bw_message *m);
-/* Digests of p->data (sha256, md5, sha1): the one path every attachment and archive
- * member takes, so that all of them can be matched the same way. */
+/* SHA-256 of p->data: the one path every attachment and archive member
+ * takes, so that all of them can be matched the same way. */
 void bw_part_hash(bw_part *p);
+/* MD5 and SHA-1 of p->data, unless already there: only intel matching and
+ * the campaign store read them, so a scan without either does not pay for
+ * them (a third of the hashing time). */
+void bw_part_hash_legacy(bw_part *p);
 const char *bw_message_header(const bw_message *m, const char *name); /* first, or NULL */
 
 bw_resource *bw_message_add_resource(bw_message *m);  /* zeroed, width/height -1 */

@@ -57,7 +57,8 @@ void bw_ascii_lower(char *s);
  * bidirectional controls (then *bidi is set too). */
 bool bw_invisible_or_bidi(const char *s, size_t n, bool *bidi);
 
-/* Lower-case hex SHA-256 of data[0..len), NUL-terminated. */
+/* Lower-case hex digests of data[0..len), NUL-terminated. */
 void bw_sha256_hex(const void *data, size_t len, char out[65]);
+void bw_md5_sha1_hex(const void *data, size_t len, char md5[33], char sha1[41]);
 
 #endif

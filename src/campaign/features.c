@@ -249,8 +249,15 @@ void bw_features_extract(const bw_message *m, bw_features *f)
 		g_checksum_update(body, (const guchar *)(p->sha256[0] ? p->sha256 : digest), 64);
 		if (p->kind == BW_PART_ATTACHMENT && p->len > 0) {
 			obs_add(o, "attachment-sha256", p->sha256);
-			obs_add(o, "attachment-sha1", p->sha1);
-			obs_add(o, "attachment-md5", p->md5);
+			char md5[33], sha1[41]; /* what no intel scan left behind */
+			if (p->md5[0]) {
+				memcpy(md5, p->md5, sizeof md5);
+				memcpy(sha1, p->sha1, sizeof sha1);
+			} else {
+				bw_md5_sha1_hex(p->data ? p->data : "", p->len, md5, sha1);
+			}
+			obs_add(o, "attachment-sha1", sha1);
+			obs_add(o, "attachment-md5", md5);
 			if (p->filename) {
 				char *fn = bw_xstrdup(p->filename);
 				bw_ascii_lower(fn);

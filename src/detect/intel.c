@@ -385,6 +385,9 @@ void bw_detect_intel(bw_message *m, const bw_engine *e)
 {
 	if (!e->intel)
 		return;
+	for (size_t i = 0; i < m->nparts; i++)
+		if (m->parts[i].kind == BW_PART_ATTACHMENT)
+			bw_part_hash_legacy(&m->parts[i]);
 	scan s = {0};
 	collect(&s, m);
 	time_t now = time(NULL);

@@ -568,22 +568,15 @@ char *bw_mime_decoded(GMimePart *part, size_t max, size_t *len, bool *cut)
 	return buf;
 }
 
-/* SHA-256, and MD5 and SHA-1 because intel feeds still give those. */
 void bw_part_hash(bw_part *p)
 {
-	bw_sha256_hex(p->data, p->len, p->sha256);
-	static const struct {
-		GChecksumType type;
-		size_t offset, len;
-	} digests[] = {
-		{G_CHECKSUM_MD5, offsetof(bw_part, md5), 32},
-		{G_CHECKSUM_SHA1, offsetof(bw_part, sha1), 40},
-	};
-	for (size_t i = 0; i < sizeof digests / sizeof digests[0]; i++) {
-		char *hex = g_compute_checksum_for_data(digests[i].type, (const guchar *)p->data, p->len);
-		memcpy((char *)p + digests[i].offset, hex, digests[i].len);
-		g_free(hex);
-	}
+	bw_sha256_hex(p->data ? p->data : "", p->len, p->sha256);
+}
+
+void bw_part_hash_legacy(bw_part *p)
+{
+	if (!p->md5[0])
+		bw_md5_sha1_hex(p->data ? p->data : "", p->len, p->md5, p->sha1);
 }
 
 static void add_leaf(GMimePart *part, unsigned depth, void *arg)

@@ -285,6 +285,23 @@ static void test_pdf_filters(void **state)
 	s = PDF_SCAN("<</Filter[/AHx/LZWDecode]>>stream\n2f4a53>endstream");
 	assert_int_equal(s.streams, 0);
 
+	/* images and font programs are not decoded: a reader never parses them */
+	s = PDF_SCAN("1 0 obj <</Subtype/Image/Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 0);
+	assert_int_equal(s.streams, 0);
+	s = PDF_SCAN("1 0 obj <</Length1 6/Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.streams, 0);
+	/* unless it also says object stream, or the image is another object's */
+	s = PDF_SCAN("1 0 obj <</Type/ObjStm/N 1/First 0/Subtype/Im#61ge/Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	s = PDF_SCAN("1 0 obj <</First 0/xobj/Subtype/Image/Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	s = PDF_SCAN("1 0 obj <</Subtype/Image>> 2 0 obj <</Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+	/* no object header in sight: decoded */
+	s = PDF_SCAN("<</Subtype/Image/Filter/AHx>>\nstream\n2F4a53>endstream");
+	assert_int_equal(s.count[BW_PDF_JS], 1);
+
 	/* a Flate bomb behind ASCIIHex stops at 4 MiB per stream and 16 MiB a file */
 	size_t zlen = compressBound(32u << 20);
 	unsigned char *zeros = calloc(32u << 20, 1), *z = malloc(zlen);

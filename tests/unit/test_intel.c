@@ -701,6 +701,11 @@ static void test_detector(void **state)
 					  " \"list\": [\"shared.example\"]}");
 	import_ok(in, wl, &sum);
 	bw_intel_summary_free(&sum);
+	/* MD5 and SHA-1 are computed only for intel matching (bw_part_hash_legacy) */
+	char *hashes = write_file("hashes.csv", "type,value\nmd5,ac0cfc164e2a441e73fe5b54ad1aca70\n"
+						"sha1,d8e06d90861dcb7c684686619f29b08863386ada\n");
+	import_ok(in, hashes, &sum);
+	bw_intel_summary_free(&sum);
 	bw_intel_close(in);
 	bw_engine *e = engine_for(db);
 
@@ -739,6 +744,15 @@ static void test_detector(void **state)
 	assert_non_null(strstr(good->evidence_json, "\"downgraded\":true"));
 	bw_message_free(&m);
 
+	const char *attached =
+		"From: x@y.example\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n"
+		"--b\nContent-Type: text/plain\n\nhi\n--b\nContent-Type: application/octet-stream; name=a.bin\n"
+		"Content-Transfer-Encoding: base64\n\nTVotYXR0YWNobWVudC1ieXRlcw==\n--b--\n";
+	bw_engine_scan(e, &m, "t", attached, strlen(attached));
+	assert_non_null(intel_finding(&m, "ac0cfc164e2a441e73fe5b54ad1aca70"));
+	assert_non_null(intel_finding(&m, "d8e06d90861dcb7c684686619f29b08863386ada"));
+	bw_message_free(&m);
+
 	/* the AND pattern needs both: the sender alone is not enough */
 	const char *half = "From: Boss <boss@corp.example>\nSubject: Lunch\n\nhi\n";
 	bw_engine_scan(e, &m, "t", half, strlen(half));
@@ -747,6 +761,7 @@ static void test_detector(void **state)
 	bw_engine_free(e);
 	g_free(f);
 	g_free(wl);
+	g_free(hashes);
 	g_free(db);
 }
 

@@ -66,13 +66,24 @@ typedef struct bw_auth bw_auth;
 bw_auth *bw_auth_new(const bw_auth_config *cfg, char **error);
 void bw_auth_free(bw_auth *a);
 
-/* SPF (libspf2) from client_ip, helo, mail_from; DKIM (libopendkim) and DMARC
- * (libopendmarc) on the raw message. Returns the value of an
- * Authentication-Results header (RFC 8601) starting with cfg->authserv_id,
- * e.g. "mx.example; spf=pass smtp.mailfrom=a@b; dkim=pass header.d=b
- * header.s=sel; dmarc=pass header.from=b", malloc'd, never NULL: DNS failures
- * or timeouts become temperror. Thread-safe for one bw_auth per thread. */
-char *bw_auth_verify(bw_auth *a, const char *client_ip, const char *helo, const char *mail_from,
-		     const char *raw, size_t len);
+/* One message's check. Its bytes go to bw_auth_feed in order, in chunks of
+ * any size, as the MTA sends them (the milter feeds the header block at end
+ * of headers and each body chunk on arrival), so that DKIM hashes the body
+ * while it arrives (libopendkim also fetches the keys as soon as the header
+ * block is complete, so bw_auth_feed may wait on DNS, within the same
+ * bounds as the rest); bw_auth_finish then runs SPF (libspf2) from client_ip,
+ * helo and mail_from, finishes DKIM (libopendkim) and runs DMARC
+ * (libopendmarc). It returns the value of an Authentication-Results header
+ * (RFC 8601) starting with cfg->authserv_id, e.g. "mx.example; spf=pass
+ * smtp.mailfrom=a@b; dkim=pass header.d=b header.s=sel; dmarc=pass
+ * header.from=b", malloc'd, never NULL: DNS failures or timeouts become
+ * temperror; and it frees m. bw_auth_message_free drops a message not
+ * finished. Thread-safe for one bw_auth per thread. */
+typedef struct bw_auth_message bw_auth_message;
+bw_auth_message *bw_auth_begin(bw_auth *a);
+void bw_auth_feed(bw_auth_message *m, const char *data, size_t len);
+char *bw_auth_finish(bw_auth *a, bw_auth_message *m, const char *client_ip, const char *helo,
+		     const char *mail_from);
+void bw_auth_message_free(bw_auth_message *m);
 
 #endif

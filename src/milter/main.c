@@ -77,6 +77,7 @@ typedef struct conn {
 	bool lead_space;   /* header values come and go with their leading white space */
 	bool no_hdr_reply; /* the MTA expects no reply to each header */
 	bw_auth *auth;     /* live authentication (one per thread: per connection) */
+	bw_auth_message *auth_msg; /* this message's check, fed as it arrives */
 	char *mail_from;
 	bw_strvec rcpts;
 	bw_header *headers;
@@ -101,6 +102,8 @@ static void message_reset(conn *c)
 	bw_buf_free(&c->body);
 	c->bytes = 0;
 	c->oversize = false;
+	bw_auth_message_free(c->auth_msg);
+	c->auth_msg = NULL;
 }
 
 static conn *get_conn(SMFICTX *ctx)
@@ -243,20 +246,11 @@ static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 	return c->no_hdr_reply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+/* The header block as the workers read it: headers in arrival order
+ * without Authentication-Results that claim our authserv-id, then the
+ * empty line. */
+static void header_block(const conn *c, const bw_milter_config *cfg, bw_buf *b)
 {
-	conn *c = get_conn(ctx);
-	if (count_bytes(c, len, size_cap()))
-		bw_buf_append(&c->body, chunk, len);
-	return SMFIS_CONTINUE;
-}
-
-/* The message as the workers read it: headers in arrival order without
- * Authentication-Results that claim our authserv-id, then the body. */
-static char *build_raw(const conn *c, const bw_milter_config *cfg, size_t *len)
-{
-	bw_buf b = {0};
-	bw_buf_reserve(&b, c->body.len + 4096);
 	for (size_t i = 0; i < c->nheaders; i++) {
 		const bw_header *h = &c->headers[i];
 		if (bw_ascii_iequal(h->name, "Authentication-Results") &&
@@ -264,35 +258,80 @@ static char *build_raw(const conn *c, const bw_milter_config *cfg, size_t *len)
 			continue;
 		size_t vlen;
 		char *v = bw_milter_crlf(h->value, strlen(h->value), &vlen);
-		bw_buf_printf(&b, "%s:%s\r\n", h->name, v);
+		bw_buf_printf(b, "%s:%s\r\n", h->name, v);
 		free(v);
 	}
-	bw_buf_puts(&b, "\r\n");
+	bw_buf_puts(b, "\r\n");
+}
+
+/* SPF, DKIM and DMARC need DNS, so they run here and not in the sandboxed
+ * workers. The check starts with the first body chunk, when every header is
+ * in (the header block goes first), and takes each chunk as it comes, so
+ * that DKIM hashes the body while the MTA sends it, not after end of data.
+ * Nothing past the size cap is fed: such a message gets the fail-safe. */
+static void auth_feed(conn *c, const bw_milter_config *cfg, const void *chunk, size_t len)
+{
+	if (!cfg->auth || c->oversize)
+		return;
+	if (!c->auth_msg) {
+		if (!c->auth) {
+			bw_auth_config ac = {cfg->resolver, cfg->dns_timeout_ms, cfg->authserv_id};
+			char *error = NULL;
+			c->auth = bw_auth_new(&ac, &error);
+			if (!c->auth) {
+				bw_mlog(LOG_ERR, "event=auth_failed why=\"%s\"", error ? error : "");
+				bw_metrics_error(BW_MERR_INTERNAL, false);
+				free(error);
+				return;
+			}
+		}
+		c->auth_msg = bw_auth_begin(c->auth);
+		bw_buf head = {0};
+		header_block(c, cfg, &head);
+		bw_auth_feed(c->auth_msg, head.data, head.len);
+		bw_buf_free(&head);
+	}
+	bw_auth_feed(c->auth_msg, chunk, len);
+}
+
+static sfsistat on_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	conn *c = get_conn(ctx);
+	settings *s = settings_acquire();
+	if (count_bytes(c, len, s->cfg.max_message_bytes)) {
+		bw_buf_append(&c->body, chunk, len);
+		auth_feed(c, &s->cfg, chunk, len);
+	}
+	settings_release(s);
+	return SMFIS_CONTINUE;
+}
+
+/* The message as the workers read it: the header block, then the body. */
+static char *build_raw(const conn *c, const bw_milter_config *cfg, size_t *len)
+{
+	bw_buf b = {0};
+	bw_buf_reserve(&b, c->body.len + 4096);
+	header_block(c, cfg, &b);
 	bw_buf_append(&b, c->body.data ? c->body.data : "", c->body.len);
 	*len = b.len;
 	return bw_buf_steal(&b);
 }
 
-/* SPF, DKIM and DMARC need DNS, so they run here and not in the sandboxed
- * workers; the result goes on top of the message the workers read, where
- * the scan trusts it (its authserv-id is ours, and the forged ones were
- * taken out). NULL when live checks are off or cannot start. */
-static char *authenticate(conn *c, const bw_milter_config *cfg, const char *raw, size_t len)
+/* The Authentication-Results value of the check auth_feed ran; it goes on
+ * top of the message the workers read, where the scan trusts it (its
+ * authserv-id is ours, and the forged ones were taken out). NULL when live
+ * checks are off or cannot start. */
+static char *authenticate(conn *c, const bw_milter_config *cfg)
 {
 	if (!cfg->auth)
 		return NULL;
-	if (!c->auth) {
-		bw_auth_config ac = {cfg->resolver, cfg->dns_timeout_ms, cfg->authserv_id};
-		char *error = NULL;
-		c->auth = bw_auth_new(&ac, &error);
-		if (!c->auth) {
-			bw_mlog(LOG_ERR, "event=auth_failed why=\"%s\"", error ? error : "");
-			bw_metrics_error(BW_MERR_INTERNAL, false);
-			free(error);
-			return NULL;
-		}
-	}
-	return bw_auth_verify(c->auth, c->client_ip, c->helo, c->mail_from, raw, len);
+	if (!c->auth_msg)
+		auth_feed(c, cfg, NULL, 0); /* no body chunk came */
+	if (!c->auth_msg)
+		return NULL;
+	char *ar = bw_auth_finish(c->auth, c->auth_msg, c->client_ip, c->helo, c->mail_from);
+	c->auth_msg = NULL;
+	return ar;
 }
 
 /* A header value as libmilter takes it: without our leading space unless
@@ -369,7 +408,7 @@ static sfsistat decide(SMFICTX *ctx, conn *c, const bw_milter_config *cfg, const
 		return failsafe(ctx, c, cfg, BW_MERR_OVERSIZE, "message above max_message_bytes", qid);
 	size_t len;
 	char *raw = build_raw(c, cfg, &len);
-	char *auth_results = authenticate(c, cfg, raw, len);
+	char *auth_results = authenticate(c, cfg);
 	if (auth_results) {
 		bw_buf b = {0};
 		bw_buf_reserve(&b, len + strlen(auth_results) + 32);

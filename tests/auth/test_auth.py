@@ -8,12 +8,17 @@ milter runs, src/mail/auth_verify.c) on them. Then verifies every signed
 message of the shared DKIM corpora with libopendkim (through bulwark) and
 with python3-dkim, both fetching keys from the same unbound, and compares.
 
-usage: test_auth.py BULWARK SHARED_CORPORA
+Then sends signed messages through bulwark-milter with miltertest, so that
+the milter's chunk-by-chunk DKIM path is checked against the same keys.
+
+usage: test_auth.py BULWARK SHARED_CORPORA [BULWARK_MILTER]
 """
 import base64
 import os
 import re
+import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -23,6 +28,8 @@ import dkim
 import dns.resolver
 
 BULWARK, CORPORA = sys.argv[1], sys.argv[2]
+MILTER = sys.argv[3] if len(sys.argv) > 3 else None
+HERE = os.path.dirname(os.path.abspath(__file__))
 failures = []
 
 
@@ -210,6 +217,88 @@ def live_checks(tmp, resolver):
     check(results(ar, "dmarc")[0][0] == "temperror", "DMARC temperror when DNS does not answer")
 
 
+def no_body_result(port, path):
+    """The Authentication-Results bulwark-milter adds to the message at path
+    when it gets no body chunk at all, which miltertest cannot do (it sends
+    a dummy body): this speaks the milter protocol as an MTA would."""
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "milter"))
+    from test_protocol import milter_packet, read_packet
+    head = open(path, "rb").read().split(b"\r\n\r\n", 1)[0]
+    headers = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1][1] += b"\r\n" + line
+        else:
+            name, _, value = line.partition(b":")
+            headers.append([name, value])
+    steps = [(b"O", struct.pack(">III", 6, 0x1FF, 0)), (b"C", b"client.example\0U"),
+             (b"H", b"client.example\0"), (b"M", b"<alice@pass.test>\0"), (b"R", b"<bob@rcpt.test>\0")]
+    steps += [(b"L", n + b"\0" + v + b"\0") for n, v in headers]
+    steps.append((b"N", b""))
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        for cmd, data in steps:
+            sock.sendall(milter_packet(cmd, data))
+            if read_packet(sock) is None:
+                return ""
+        sock.sendall(milter_packet(b"E"))
+        ar = ""
+        while True:
+            reply = read_packet(sock)
+            if reply is None or reply[0] not in (b"h", b"i", b"m"):
+                break
+            # h: name\0value\0; i and m: an index first
+            name, _, value = (reply[1] if reply[0] == b"h" else reply[1][4:]).partition(b"\0")
+            if name == b"Authentication-Results":
+                ar = value.rstrip(b"\0").decode(errors="replace")
+        sock.sendall(milter_packet(b"Q"))
+    print("   " + ar)
+    return ar
+
+
+def milter_checks(tmp, resolver):
+    """The signed message and a tampered copy through bulwark-milter, in
+    body chunks (miltertest speaks for the MTA), and a signed message
+    without a body."""
+    if not MILTER or not shutil.which("miltertest"):
+        check(False, "bulwark-milter and miltertest available")
+        return
+    msg = (b"From: Alice <alice@pass.test>\r\nTo: bob@rcpt.test\r\nSubject: hello\r\n"
+           b"Date: Mon, 01 Jan 2024 00:00:00 +0000\r\n\r\n")
+    # three body chunks of 65,535 bytes and a partial one
+    body = b"".join(b"line %06d of a long letter to Bob.\r\n" % i for i in range(6000))
+    signed = write(tmp, "m-signed.eml", sign(msg + body, "sel1", "pass.test", KEYS["pass"]))
+    tampered = write(tmp, "m-tampered.eml", open(signed, "rb").read().replace(b"line 004000", b"line 999999"))
+    empty = write(tmp, "m-empty.eml", sign(msg, "sel1", "pass.test", KEYS["pass"]))
+    port = free_port(socket.SOCK_STREAM)
+    conf = write(tmp, "milter.conf", ("[milter]\nauthserv_id = mx.test\nresolver = %s\n"
+                                      "dns_timeout_ms = 2000\nworkers = 1\n" % resolver).encode())
+    log = open(os.path.join(tmp, "milter.log"), "w")
+    spec = "inet:%d@127.0.0.1" % port
+    proc = subprocess.Popen([MILTER, "--foreground", "--config", conf, "--socket", spec], stdout=log,
+                            stderr=log)
+    try:
+        lib = os.path.join(os.path.dirname(HERE), "milter", "lib.lua")
+        r = subprocess.run(["miltertest", "-D", "SOCKET=" + spec, "-D", "LIB=" + lib, "-D", "AUTHSERV=mx.test",
+                            "-D", "SIGNED=" + signed, "-D", "TAMPERED=" + tampered,
+                            "-s", os.path.join(HERE, "milter_dkim.lua")],
+                           capture_output=True, text=True, timeout=120)
+        sys.stdout.write(r.stdout)
+        for line in r.stdout.splitlines():
+            if line.startswith("ok: "):
+                check(True, line[4:])
+        check(r.returncode == 0 and "FAIL" not in r.stdout and r.stdout.count("ok: ") == 2,
+              "the milter's DKIM checks in miltertest all ran and passed")
+        d = results(no_body_result(port, empty), "dkim")
+        check(d and d[0][0] == "pass" and d[0][1].get("header.d") == "pass.test",
+              "milter: DKIM pass on a message without a body chunk")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    text = open(os.path.join(tmp, "milter.log")).read()
+    check("ERROR: AddressSanitizer" not in text and "runtime error:" not in text, "milter: no sanitizer report")
+
+
 def python_dkim(data, res):
     """python3-dkim's verdict per signature: 'pass' or 'fail'."""
     def dnsfunc(name, timeout=5):
@@ -279,6 +368,7 @@ def main():
         try:
             resolver = "127.0.0.1:%d" % port
             live_checks(tmp, resolver)
+            milter_checks(tmp, resolver)
             corpus_checks(resolver, res)
         finally:
             proc.terminate()

@@ -21,11 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_links = MAX_LINKS;
 
 	bw_message m;
-	memset(&m, 0, sizeof m);
-	m.parts = calloc(2, sizeof *m.parts);
-	if (!m.parts)
-		abort();
-	m.nparts = m.capparts = 2;
+	fuzz_message_with_parts(&m, 2);
 	for (unsigned i = 0; i < 2; i++) {
 		bw_part *p = &m.parts[i];
 		p->kind = BW_PART_ATTACHMENT;

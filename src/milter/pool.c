@@ -774,15 +774,6 @@ int bw_pool_scan(bw_pool *p, const bw_pool_job *job, bw_pool_result *out)
 	return 0;
 }
 
-void bw_pool_result_free(bw_pool_result *r)
-{
-	free(r->findings);
-	free(r->report_json);
-	free(r->sanitized);
-	free(r->error);
-	memset(r, 0, sizeof *r);
-}
-
 const char *bw_pool_sandbox(bw_pool *p)
 {
 	return p->sandbox ? p->sandbox : "";

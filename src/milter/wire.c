@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <math.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -256,6 +257,17 @@ static bool findings_well_formed(const char *s)
 	return true;
 }
 
+/* Here, not in pool.c, because the decoder frees with it: wire.c links
+ * alone (tests/fuzz/fuzz_milter_wire). */
+void bw_pool_result_free(bw_pool_result *r)
+{
+	free(r->findings);
+	free(r->report_json);
+	free(r->sanitized);
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
 int bw_wire_decode_result(const char *payload, size_t len, bw_pool_result *out)
 {
 	cursor c = {payload, len};
@@ -355,6 +367,11 @@ int bw_wire_decode_contact(const char *payload, size_t len, bw_contact *c, char 
 		return -1;
 	if (ok) {
 		if (cur.left != sizeof *c)
+			return -1;
+		/* the struct travels as raw bytes, and a bool byte other than 0
+		 * or 1 is undefined behaviour to read (fuzz_milter_wire) */
+		if ((unsigned char)cur.p[offsetof(bw_contact, known)] > 1 ||
+		    (unsigned char)cur.p[offsetof(bw_contact, domain_known)] > 1)
 			return -1;
 		memcpy(c, cur.p, sizeof *c);
 		return 0;

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Seeds for the attachment harnesses (fuzz_cfb, fuzz_rtf, fuzz_pdf,
-fuzz_archive): small valid documents built here, each reaching a different
-branch (VBA storages, the Equation Editor class, multi-sector directories,
-RTF objects with OLE1 headers, PDF filter chains, every archive format we
-extract, a tar hiding data after its end), plus every attachment of the
-corpora sorted by its magic bytes. fuzz_archive reads the first byte as the
+fuzz_archive, fuzz_docrels): small valid documents built here, each reaching
+a different branch (VBA storages, the Equation Editor class, multi-sector
+directories, RTF objects with OLE1 headers, PDF filter chains, every archive
+format we extract, a tar hiding data after its end, .rels with external
+targets, entities, CDATA and UTF-16), plus every attachment of the corpora
+sorted by its magic bytes, and the .rels members of their OOXML documents. fuzz_archive reads the first byte as the
 choice of attachment name, so its seeds get one prepended.
 
 Usage: attachment_seeds.py SEEDS_DIR CORPORA_DIR
@@ -138,6 +139,33 @@ def archive_samples():
     yield 3, zip_bytes([("word/document.xml", b"<w:document/>"), ("word/vbaProject.bin", b"\xd0\xcf\x11\xe0")])
 
 
+RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+REL_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def rels(items, head='<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'):
+    """A .rels document; items: (type, target, mode or None)."""
+    out = head + '<Relationships xmlns="%s">' % RELS_NS
+    for k, (typ, target, mode) in enumerate(items, 1):
+        m = ' TargetMode="%s"' % mode if mode else ""
+        out += '<Relationship Id="rId%d" Type="%s%s" Target="%s"%s/>' % (k, REL_TYPE, typ, target, m)
+    return (out + "</Relationships>").encode()
+
+
+def docrels_samples():
+    yield rels([("styles", "styles.xml", None), ("hyperlink", "https://login.example/a?b=c&amp;d=e", "External"),
+                ("image", "http://img.example/x.png", "External")])
+    yield rels([("attachedTemplate", "http://192.0.2.7/t.dotm", "External")])
+    yield rels([("oleObject", "\\\\203.0.113.9\\share\\o.bin", "External"),
+                ("frame", "//h.example/f.html", "external"), ("subDocument", "file:///C:/x.docx", "External")])
+    yield rels([("hyperlink", "&#104;ttp://e&#x78;ample.test/&lt;&quot;&apos;&gt;", "External"),
+                ("hyperlink", "", "External"), ("hyperlink", "http://no-mode.example/", None)])
+    yield (b'\xef\xbb\xbf<r:Relationships xmlns:r="' + RELS_NS.encode() + b'"><!-- c --><![CDATA[<x>]]>'
+           b'<r:Relationship Type="t" Target="http://p.example/" TargetMode="External"/><?pi x?></r:Relationships>')
+    yield b"\xff\xfe" + rels([("hyperlink", "http://utf16.example/\u00e9", "External")], head="").decode().encode("utf-16-le")
+    yield rels([("hyperlink", "http://x.example/%d" % k, "External") for k in range(260)])
+
+
 def corpus_attachments():
     """Decoded non-text parts of every message in the corpora."""
     for d, _, names in os.walk(CORPORA):
@@ -170,19 +198,20 @@ def kind(data):
 
 def main():
     seeds = {"cfb": list(cfb_samples()), "rtf": list(rtf_samples()), "pdf": list(pdf_samples()),
-             "archive": [bytes([name]) + data for name, data in archive_samples()]}
+             "archive": [bytes([name]) + data for name, data in archive_samples()],
+             "docrels": list(docrels_samples())}
     for data in corpus_attachments():
         k = kind(data)
         if k and len(data) <= 1 << 20:
             seeds[k].append(b"\x00" + data if k == "archive" else data)
             if k == "archive" and data[:4] == b"PK\x03\x04":
-                try:  # OOXML members: the OLE and RTF inside documents
+                try:  # OOXML members: the OLE, RTF and relationships inside documents
                     with zipfile.ZipFile(io.BytesIO(data)) as z:
                         for info in z.infolist()[:50]:
                             if info.file_size <= 1 << 20:
                                 inner = z.read(info)
-                                ik = kind(inner)
-                                if ik in ("cfb", "rtf", "pdf"):
+                                ik = "docrels" if info.filename.lower().endswith(".rels") else kind(inner)
+                                if ik in ("cfb", "rtf", "pdf", "docrels"):
                                     seeds[ik].append(inner)
                 except Exception:  # a damaged zip: it is already a seed as it is
                     pass

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/message.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,6 +31,17 @@ static inline void fuzz_write_file(const char *path, const uint8_t *data, size_t
 	FILE *f = fopen(path, "wb");
 	if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
 		abort();
+}
+
+/* An empty message with nparts zeroed parts, for the harnesses of the
+ * extraction steps, which read parts the parse stage made. */
+static inline void fuzz_message_with_parts(bw_message *m, size_t nparts)
+{
+	memset(m, 0, sizeof *m);
+	m->parts = calloc(nparts, sizeof *m->parts);
+	if (!m->parts)
+		abort();
+	m->nparts = m->capparts = nparts;
 }
 
 #define FUZZ_CHECK(cond, ...)                                            \

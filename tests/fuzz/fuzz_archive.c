@@ -23,11 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_archive_entry_bytes = 1u << 20;
 
 	bw_message m;
-	memset(&m, 0, sizeof m);
-	m.parts = calloc(1, sizeof *m.parts);
-	if (!m.parts)
-		abort();
-	m.nparts = m.capparts = 1;
+	fuzz_message_with_parts(&m, 1);
 	bw_part *p = &m.parts[0];
 	p->kind = BW_PART_ATTACHMENT;
 	p->filename = strdup(names[data[0] % (sizeof names / sizeof names[0])]);

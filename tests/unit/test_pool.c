@@ -479,6 +479,35 @@ static void test_oversized_frame_is_refused(void **state)
 	close(sv[1]);
 }
 
+/* fuzz_milter_wire: a contact whose bool byte is 56 (the fuzzer's payload,
+ * as the worker reads it) decoded into a bw_contact; reading that bool is
+ * undefined behaviour. Bytes other than 0 and 1 are now malformed. */
+static void test_contact_bool_byte_not_0_or_1_is_malformed(void **state)
+{
+	(void)state;
+	static const char fuzzed[] =
+		"\x01\x00\x00\x00\x38\x01\x00\x00\x00\x32\xff\xff\xff\xff\xff\xff"
+		"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+		"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+		"\xff\xff\xff\xff\xff\xff\xff\xff\x01\x00\x00\x00\x68\x01\x00\x00"
+		"\x00\x2e\xc2\xc2";
+	bw_contact c;
+	char *error = NULL;
+	assert_int_equal(sizeof fuzzed - 1, 4 + sizeof c);
+	assert_int_equal(bw_wire_decode_contact(fuzzed, sizeof fuzzed - 1, &c, &error), -1);
+	assert_null(error);
+
+	char valid[sizeof fuzzed - 1];
+	memcpy(valid, fuzzed, sizeof valid);
+	valid[4 + offsetof(bw_contact, known)] = 1;
+	valid[4 + offsetof(bw_contact, domain_known)] = 0;
+	assert_int_equal(bw_wire_decode_contact(valid, sizeof valid, &c, &error), 0);
+	assert_true(c.known);
+	assert_false(c.domain_known);
+	valid[4 + offsetof(bw_contact, domain_known)] = 2;
+	assert_int_equal(bw_wire_decode_contact(valid, sizeof valid, &c, &error), -1);
+}
+
 /* ---- threads ---- */
 
 typedef struct scanner {
@@ -689,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_reply_replaces_worker),
 		cmocka_unit_test(test_reply_decoding_is_strict),
 		cmocka_unit_test(test_oversized_frame_is_refused),
+		cmocka_unit_test(test_contact_bool_byte_not_0_or_1_is_malformed),
 		cmocka_unit_test(test_concurrent_scans),
 		cmocka_unit_test(test_reload_swaps_workers),
 		cmocka_unit_test(test_overload_when_no_worker_is_free),

@@ -182,6 +182,13 @@ static const int denied_eacces[] = {
 /* Flags that make an open do more than read. */
 static const uint64_t write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE};
 
+/* One argument comparison. libseccomp's SCMP_An() macros leave datum_b
+ * unset, which clang's -Wmissing-field-initializers rejects. */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+	return (struct scmp_arg_cmp){.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+}
+
 static int seccomp_install(bw_buf *why)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -200,10 +207,10 @@ static int seccomp_install(bw_buf *why)
 	uint64_t mask = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE;
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, mask, 0));
+				      arg_cmp(2, SCMP_CMP_MASKED_EQ, mask, 0));
 	for (size_t i = 0; i < sizeof write_flags / sizeof *write_flags && rc == 0; i++)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ, write_flags[i], write_flags[i]));
+				      arg_cmp(2, SCMP_CMP_MASKED_EQ, write_flags[i], write_flags[i]));
 	/* openat2 has its flags in a struct seccomp cannot see: make callers
 	 * fall back to openat */
 	if (rc == 0)
@@ -211,14 +218,14 @@ static int seccomp_install(bw_buf *why)
 	/* send() on its socket (no SIGPIPE): to the connected peer only, never
 	 * to an address */
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, SCMP_A4(SCMP_CMP_EQ, 0));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), 1, arg_cmp(4, SCMP_CMP_EQ, 0, 0));
 	/* isatty() on stderr (GLib's log handler) */
 	if (rc == 0)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS));
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, arg_cmp(1, SCMP_CMP_EQ, TCGETS, 0));
 	/* raise() from abort(): signals to itself only */
 	if (rc == 0)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+				      arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
 	if (rc == 0)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);

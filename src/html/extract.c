@@ -46,6 +46,7 @@
  * which video source, whether a font is used) the answer errs to "yes".
  * <noscript> content is markup (Gumbo parses it so; scripting is off). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1524,6 +1525,14 @@ static void inline_style(scan *sc, const char *css, size_t len, bw_css_box *box,
 	sc->nstyles++;
 }
 
+/* A CSS length in whole pixels. CSS allows any number ("width:1e300px"):
+ * converting one beyond int to int is undefined behaviour (fuzz_html found
+ * it), and every such size is simply huge. */
+static int css_px_to_int(double px)
+{
+	return px >= INT_MAX ? INT_MAX : (int)(px + 0.5);
+}
+
 /* Entering an element: its style, its state, its URLs. */
 static void enter(scan *sc, frame *f, const frame *up)
 {
@@ -1562,9 +1571,9 @@ static void enter(scan *sc, frame *f, const frame *up)
 
 	el_info ei = {el, f, dim_attr(el, "width"), dim_attr(el, "height"), 0};
 	if (box.width_px >= 0)
-		ei.width = (int)(box.width_px + 0.5);
+		ei.width = css_px_to_int(box.width_px);
 	if (box.height_px >= 0)
-		ei.height = (int)(box.height_px + 0.5);
+		ei.height = css_px_to_int(box.height_px);
 	f->shown = up->shown && !box.display_none && !(html && bw_dom_attr(el, "hidden"));
 	f->hidden = up->hidden || !f->shown || box.visibility_hidden || box.opacity_zero ||
 		    box.offscreen || ei.width == 0 || ei.height == 0;

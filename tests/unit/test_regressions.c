@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <glib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,29 @@ static char *read_data_file(const char *name, size_t *len)
 	assert_true(g_file_get_contents(path, &data, &n, NULL));
 	*len = n;
 	return data;
+}
+
+/* fuzz_html: a CSS width beyond int (9.7e124 px in the fuzzer's input) was
+ * converted to int, which is undefined behaviour; on x86 it came out as
+ * INT_MIN and made a huge image "tiny". Such a size is now INT_MAX. */
+static void test_css_width_beyond_int(void **state)
+{
+	static const char html[] = "<img style='width:1e300px;height:9.66e124pt' src='https://a.example/x.png'>";
+	bw_limits lim;
+	bw_limits_default(&lim);
+	bw_part part = { .kind = BW_PART_HTML, .data = (char *)html, .len = strlen(html) };
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	m.parts = &part;
+	m.nparts = 1;
+	bw_html_extract(&m, 0, &lim);
+	assert_int_equal(m.nresources, 1);
+	assert_int_equal(m.resources[0].width, INT_MAX);
+	assert_int_equal(m.resources[0].height, INT_MAX);
+	assert_false(m.resources[0].flags & BW_RES_TINY);
+	m.parts = NULL;
+	m.nparts = 0;
+	bw_message_free(&m);
 }
 
 static void test_two_unclosed_boundaries(void **state)
@@ -248,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_archive_zip_unnamed_entry),
 		cmocka_unit_test(test_archive_zip_entry_named_data),
 		cmocka_unit_test(test_two_unclosed_boundaries),
+		cmocka_unit_test(test_css_width_beyond_int),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,10 @@ void bw_ascii_lower(char *s);
  * bidirectional controls (then *bidi is set too). */
 bool bw_invisible_or_bidi(const char *s, size_t n, bool *bidi);
 
+/* Process-wide malloc settings for scanning: call once at start-up, in
+ * every process that scans or copies messages (the CLI, the milter). */
+void bw_malloc_tune(void);
+
 /* Lower-case hex digests of data[0..len), NUL-terminated. */
 void bw_sha256_hex(const void *data, size_t len, char out[65]);
 void bw_md5_sha1_hex(const void *data, size_t len, char md5[33], char sha1[41]);

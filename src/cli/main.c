@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 		return EXIT_ERROR;
 	}
 	const char *cmd = argv[1];
+	bw_malloc_tune();
 	if (strcmp(cmd, "scan") == 0)
 		return cmd_scan(argc - 1, argv + 1);
 	if (strcmp(cmd, "sanitize") == 0)

@@ -671,6 +671,7 @@ int main(int argc, char **argv)
 	};
 	const char *socket_spec = NULL;
 	bool foreground = false;
+	bw_malloc_tune(); /* the daemon copies whole messages too (build_raw) */
 	for (int o; (o = getopt_long(argc, argv, "c:s:fh", opts, NULL)) != -1;) {
 		switch (o) {
 		case 'c': config_path = optarg; break;

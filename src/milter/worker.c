@@ -249,6 +249,7 @@ void bw_pool_worker_main(int fd, const char *config_path, bool drop_user, uid_t 
 		.probe = env_marker("BULWARK_TEST_SANDBOX_PROBE") != NULL,
 	};
 	/* ---- load phase: everything that reads files ---- */
+	bw_malloc_tune();
 	bw_engine *e = load_engine(&fd, config_path);
 
 	/* ---- lock down ---- */

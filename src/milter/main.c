@@ -325,8 +325,8 @@ static char *authenticate(conn *c, const bw_milter_config *cfg)
 {
 	if (!cfg->auth)
 		return NULL;
-	if (!c->auth_msg)
-		auth_feed(c, cfg, NULL, 0); /* no body chunk came */
+	if (!c->auth_msg && c->body.len == 0)
+		auth_feed(c, cfg, NULL, 0); /* no body came (else it could not start, and said so) */
 	if (!c->auth_msg)
 		return NULL;
 	char *ar = bw_auth_finish(c->auth, c->auth_msg, c->client_ip, c->helo, c->mail_from);

@@ -55,6 +55,7 @@ void bw_config_free(bw_config *cfg)
 	free(cfg->intel_db);
 	cfg->intel_db = NULL;
 	bw_strvec_free(&cfg->internal_networks);
+	bw_strvec_free(&cfg->more_recipients);
 	free_campaign_config(cfg);
 }
 
@@ -626,6 +627,8 @@ static void extract_text_links(bw_message *m, unsigned part, const bw_limits *li
 void bw_engine_scan(bw_engine *e, bw_message *m, const char *source, const char *data, size_t len)
 {
 	bw_mail_parse(m, source, data, len, e->cfg.recipient, &e->cfg.limits);
+	for (size_t i = 0; i < e->cfg.more_recipients.n; i++)
+		bw_message_add_recipient(m, e->cfg.more_recipients.v[i]);
 	/* archive members are appended as the loop goes: they get their type
 	 * and are extracted in turn, like the attachments they came from */
 	bw_archive_budget budget = {0};

@@ -75,6 +75,8 @@ typedef struct bw_config {
 	bool export_include_recipients; /* [export] include_recipients */
 	char *campaign_shared_file;  /* [campaigns] shared_infrastructure, or NULL: the default */
 	bool intel_immutable;        /* open the intel database immutable (milter workers, docs/sandbox.md) */
+	bw_strvec more_recipients;   /* milter: the envelope recipients after .recipient, who
+				      * count for FIRST_CONTACT too (not read from a file) */
 } bw_config;
 
 void bw_config_default(bw_config *cfg);

@@ -181,6 +181,9 @@ void bw_message_free(bw_message *m);
 /* SHA-256 of p->data: the one path every attachment and archive member
  * takes, so that all of them can be matched the same way. */
 void bw_part_hash(bw_part *p);
+/* Adds addr to m->recipients, lower-case, unless it is there, is not an
+ * address, or the list is full (BW_MAX_RECIPIENTS). */
+void bw_message_add_recipient(bw_message *m, const char *addr);
 /* MD5 and SHA-1 of p->data, unless already there: only intel matching and
  * the campaign store read them, so a scan without either does not pay for
  * them (a third of the hashing time). */

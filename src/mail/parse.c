@@ -244,7 +244,7 @@ static char *first_address_of_header(const bw_message *m, const char *name)
 	return a.address;
 }
 
-static void push_recipient(bw_message *m, const char *addr)
+void bw_message_add_recipient(bw_message *m, const char *addr)
 {
 	if (!addr || !*addr || !strchr(addr, '@') || m->recipients.n >= BW_MAX_RECIPIENTS)
 		return;
@@ -270,7 +270,7 @@ static void collect_recipients(bw_message *m)
 			for (int j = 0; j < n; j++) {
 				InternetAddress *ia = internet_address_list_get_address(list, j);
 				if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-					push_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+					bw_message_add_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
 					continue;
 				}
 				InternetAddressList *members = internet_address_group_get_members(INTERNET_ADDRESS_GROUP(ia));
@@ -278,7 +278,7 @@ static void collect_recipients(bw_message *m)
 				for (int g = 0; g < k; g++) {
 					InternetAddress *ma = internet_address_list_get_address(members, g);
 					if (INTERNET_ADDRESS_IS_MAILBOX(ma))
-						push_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ma)));
+						bw_message_add_recipient(m, internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ma)));
 				}
 			}
 			if (list)
@@ -1044,7 +1044,7 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 		parse_bare_html(m, data, len, lim);
 		if (recipient) {
 			m->recipient = bw_xstrdup(recipient);
-			push_recipient(m, recipient);
+			bw_message_add_recipient(m, recipient);
 		}
 		return;
 	}
@@ -1103,7 +1103,7 @@ void bw_mail_parse(bw_message *m, const char *source, const char *data, size_t l
 	if (!m->recipient)
 		m->recipient = first_address_of_header(m, "To");
 	if (recipient)
-		push_recipient(m, recipient);
+		bw_message_add_recipient(m, recipient);
 	else
 		collect_recipients(m);
 }

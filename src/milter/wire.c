@@ -176,7 +176,8 @@ static bool get_bytes(cursor *c, const char **s, size_t *len)
 
 /* Job payload: u32 want_sanitized, u32 nrecipients, recipients, raw. A
  * message may have any number of envelope recipients; the worker's token
- * checks use the first, so only the first BW_WIRE_MAX_RECIPIENTS travel. */
+ * checks use the first and FIRST_CONTACT each, so the first
+ * BW_WIRE_MAX_RECIPIENTS travel. */
 void bw_wire_encode_job_head(bw_buf *out, const bw_pool_job *job)
 {
 	bw_buf fields = {0};
@@ -192,8 +193,9 @@ void bw_wire_encode_job_head(bw_buf *out, const bw_pool_job *job)
 	bw_buf_free(&fields);
 }
 
-int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_buf *recipient_buf)
+int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_strvec *recipients)
 {
+	bw_strvec_free(recipients);
 	cursor c = {payload, len};
 	uint32_t want, nrcpt;
 	if (!get_u32(&c, &want) || want > 1 || !get_u32(&c, &nrcpt) || nrcpt > BW_WIRE_MAX_RECIPIENTS)
@@ -205,11 +207,8 @@ int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_buf
 		size_t n;
 		if (!get_bytes(&c, &s, &n) || memchr(s, '\0', n))
 			return -1;
-		if (i == 0 && n) {
-			bw_buf_reset(recipient_buf);
-			bw_buf_append(recipient_buf, s, n);
-			job->recipient = recipient_buf->data;
-		}
+		if (n)
+			bw_strvec_push_owned(recipients, bw_xstrndup(s, n));
 	}
 	if (!get_bytes(&c, &job->raw, &job->len) || c.left)
 		return -1;

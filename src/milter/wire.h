@@ -54,13 +54,12 @@ void bw_wire_encode_job_head(bw_buf *out, const bw_pool_job *job);
 /* The worker's view of a decoded job; pointers into the payload. */
 typedef struct bw_wire_job {
 	bool want_sanitized;
-	const char *recipient; /* first envelope recipient (NUL-terminated copy) or NULL */
 	const char *raw;
 	size_t len;
 } bw_wire_job;
-/* Returns 0, or -1 when the payload is malformed. recipient_buf receives
- * the recipient string. */
-int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_buf *recipient_buf);
+/* Returns 0, or -1 when the payload is malformed. recipients (emptied
+ * first) receives the envelope recipients, non-empty ones only. */
+int bw_wire_decode_job(const char *payload, size_t len, bw_wire_job *job, bw_strvec *recipients);
 
 /* A result on the wire, and its strict decoding (-1: malformed; out then
  * holds nothing to free). */

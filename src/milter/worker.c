@@ -182,12 +182,17 @@ static char *findings_list(const bw_message *m)
 	return b.data ? bw_buf_steal(&b) : NULL;
 }
 
-static void scan_job(bw_engine *e, const bw_wire_job *job, const char *config_recipient,
-		     bw_pool_result *r)
+/* The first envelope recipient is the one whose tokens are looked for;
+ * all of them count for FIRST_CONTACT. */
+static void scan_job(bw_engine *e, const bw_wire_job *job, const bw_strvec *recipients,
+		     const char *config_recipient, bw_pool_result *r)
 {
 	free(e->cfg.recipient);
-	const char *rcpt = job->recipient ? job->recipient : config_recipient;
+	bw_strvec_free(&e->cfg.more_recipients);
+	const char *rcpt = recipients->n ? recipients->v[0] : config_recipient;
 	e->cfg.recipient = rcpt ? bw_xstrdup(rcpt) : NULL;
+	for (size_t i = 1; i < recipients->n; i++)
+		bw_strvec_push(&e->cfg.more_recipients, recipients->v[i]);
 	bw_message m = {0};
 	bw_engine_scan(e, &m, "milter", job->raw, job->len);
 	r->verdict = m.verdict;
@@ -209,7 +214,8 @@ static void scan_job(bw_engine *e, const bw_wire_job *job, const char *config_re
 static void serve(int fd, bw_engine *e, const test_hooks *hooks)
 {
 	char *config_recipient = e->cfg.recipient ? bw_xstrdup(e->cfg.recipient) : NULL;
-	bw_buf recipient = {0}, reply = {0};
+	bw_strvec recipients = {0};
+	bw_buf reply = {0};
 	for (;;) {
 		uint32_t type;
 		char *payload;
@@ -218,7 +224,7 @@ static void serve(int fd, bw_engine *e, const test_hooks *hooks)
 				       BW_WIRE_MAX_MESSAGE + BW_WIRE_MAX_RECIPIENTS * 1024, -1) < 0)
 			_exit(errno == EPIPE ? 0 : 2); /* the daemon closed: retired */
 		bw_wire_job job;
-		if (type != BW_FRAME_JOB || bw_wire_decode_job(payload, len, &job, &recipient) < 0)
+		if (type != BW_FRAME_JOB || bw_wire_decode_job(payload, len, &job, &recipients) < 0)
 			_exit(2);
 		if (contains(job.raw, job.len, hooks->crash_marker))
 			abort();
@@ -230,7 +236,7 @@ static void serve(int fd, bw_engine *e, const test_hooks *hooks)
 		else if (hooks->probe && job.len > 14 && memcmp(job.raw, "BULWARK-PROBE ", 14) == 0)
 			run_probe(job.raw, job.len, &r);
 		else
-			scan_job(e, &job, config_recipient, &r);
+			scan_job(e, &job, &recipients, config_recipient, &r);
 		free(payload);
 		bw_buf_reset(&reply);
 		bw_wire_encode_result(&reply, &r);

@@ -28,13 +28,15 @@ static bool plain_text(const char *s)
 static void check_job(const char *payload, size_t len)
 {
 	bw_wire_job job, again;
-	bw_buf rcpt = {0}, rcpt2 = {0}, enc = {0};
+	bw_strvec rcpt = {0}, rcpt2 = {0};
+	bw_buf enc = {0};
 	if (bw_wire_decode_job(payload, len, &job, &rcpt) == 0) {
 		FUZZ_CHECK(job.raw >= payload && job.raw + job.len == payload + len, "raw message outside the payload");
-		FUZZ_CHECK(!job.recipient || (*job.recipient && job.recipient == rcpt.data), "recipient not in its buffer");
-		const char *const rcpts[] = {job.recipient};
-		bw_pool_job pj = {.raw = job.raw, .len = job.len, .recipients = rcpts,
-				  .nrecipients = job.recipient != NULL, .want_sanitized = job.want_sanitized};
+		FUZZ_CHECK(rcpt.n <= BW_WIRE_MAX_RECIPIENTS, "%zu recipients", rcpt.n);
+		for (size_t i = 0; i < rcpt.n; i++)
+			FUZZ_CHECK(*rcpt.v[i], "an empty recipient");
+		bw_pool_job pj = {.raw = job.raw, .len = job.len, .recipients = (const char *const *)rcpt.v,
+				  .nrecipients = rcpt.n, .want_sanitized = job.want_sanitized};
 		bw_wire_encode_job_head(&enc, &pj);
 		bw_buf_append(&enc, job.raw, job.len);
 		uint32_t head[2];
@@ -44,12 +46,14 @@ static void check_job(const char *payload, size_t len)
 			   head[0], head[1], enc.len);
 		FUZZ_CHECK(bw_wire_decode_job(enc.data + sizeof head, enc.len - sizeof head, &again, &rcpt2) == 0,
 			   "a re-encoded job does not decode");
-		FUZZ_CHECK(again.want_sanitized == job.want_sanitized && same_text(again.recipient, job.recipient) &&
-				   again.len == job.len && memcmp(again.raw, job.raw, job.len) == 0,
-			   "a job changed in a round trip");
+		bool same = again.want_sanitized == job.want_sanitized && rcpt2.n == rcpt.n && again.len == job.len &&
+			    memcmp(again.raw, job.raw, job.len) == 0;
+		for (size_t i = 0; same && i < rcpt.n; i++)
+			same = strcmp(rcpt.v[i], rcpt2.v[i]) == 0;
+		FUZZ_CHECK(same, "a job changed in a round trip");
 	}
-	bw_buf_free(&rcpt);
-	bw_buf_free(&rcpt2);
+	bw_strvec_free(&rcpt);
+	bw_strvec_free(&rcpt2);
 	bw_buf_free(&enc);
 }
 

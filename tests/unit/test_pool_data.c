@@ -127,6 +127,10 @@ static const char second_message[] =
 	"From: Alice Example <alice@sender.example>\r\nTo: bob@rcpt.example\r\n"
 	"Subject: again\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\nMessage-ID: <two@sender.example>\r\n"
 	"\r\nSecond message.\r\n";
+static const char third_message[] =
+	"From: Alice Example <alice@sender.example>\r\nTo: bob@rcpt.example\r\n"
+	"Subject: once more\r\nDate: Wed, 3 Jan 2024 10:00:00 +0000\r\nMessage-ID: <three@sender.example>\r\n"
+	"\r\nThird message.\r\n";
 
 static int64_t count_rows(const char *db, const char *sql)
 {
@@ -190,6 +194,22 @@ static void test_first_contact_through_the_daemon(void **state)
 	}
 	assert_int_equal(count_rows(db, "SELECT count FROM contacts WHERE sender='alice@sender.example' "
 				    "AND recipient='bob@rcpt.example'"), 2);
+
+	/* every envelope recipient counts, not only the first: carol is only
+	 * in the envelope (a Bcc), and new */
+	const char *both[] = {"bob@rcpt.example", "Carol@Rcpt.example"};
+	bw_pool_job job = {.raw = third_message, .len = strlen(third_message), .recipients = both, .nrecipients = 2};
+	bw_pool_result r;
+	assert_int_equal(bw_pool_scan(p, &job, &r), 0);
+	if (!r.ok)
+		fail_msg("scan 3: %s", r.error);
+	assert_true(has_finding(r.findings, "FIRST_CONTACT"));
+	assert_non_null(strstr(r.report_json, "First message from alice@sender.example to carol@rcpt.example"));
+	bw_pool_result_free(&r);
+	assert_int_equal(count_rows(db, "SELECT count FROM contacts WHERE sender='alice@sender.example' "
+				    "AND recipient='carol@rcpt.example'"), 1);
+	assert_int_equal(count_rows(db, "SELECT count FROM contacts WHERE sender='alice@sender.example' "
+				    "AND recipient='bob@rcpt.example'"), 3);
 	bw_pool_free(p);
 	const char *suffix[] = {"", "-wal", "-shm"};
 	for (int i = 0; i < 3; i++) {

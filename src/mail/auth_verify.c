@@ -507,13 +507,10 @@ static size_t check_dkim(bw_buf *b, bw_auth_message *m, dkim_seen *seen)
 		return 0;
 	}
 	DKIM_STAT st = m->dkim_st;
-	FILE *f = fopen("/tmp/dkq.log", "a"); fprintf(f, "st0=%d ", st);
 	if (st == DKIM_STAT_OK)
 		st = dkim_chunk(d, NULL, 0);
-	fprintf(f, "st1=%d ", st);
 	if (st == DKIM_STAT_OK)
 		st = dkim_eom(d, NULL);
-	fprintf(f, "st2=%d\n", st); fclose(f);
 	DKIM_SIGINFO **sigs = NULL;
 	int nsigs = 0;
 	if (st == DKIM_STAT_NOSIG || dkim_getsiglist(d, &sigs, &nsigs) != DKIM_STAT_OK || nsigs <= 0) {

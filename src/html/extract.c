@@ -752,28 +752,34 @@ static const char *descriptor(const char *css, size_t s, size_t e, const char *n
 	return NULL;
 }
 
-/* Is name one of the families of a font-family or font declaration in css? */
+/* Is name one of the families of a font-family or font declaration in css?
+ * One pass: a name counts where the last of ':', ';', '{' and '}' before it
+ * is the colon of a font or font-family property. The text is every style
+ * that mentions fonts and may be large; searching back from each match, as
+ * this did, was quadratic, and an empty name made it loop forever
+ * (fuzz_html: a NUL at the start of a font-family value). */
 static bool family_named(const char *css, const char *name)
 {
 	size_t n = strlen(name);
-	for (const char *p = css; (p = bw_ascii_strcasestr(p, name)); p += n) {
-		if (p > css && ident_char((unsigned char)p[-1]))
-			continue;
-		if (ident_char((unsigned char)p[n]))
-			continue;
-		const char *q = p;
-		while (q > css && !strchr(":;{}", q[-1]))
-			q--;
-		if (q == css || q[-1] != ':')
-			continue;
-		q--;
-		while (q > css && is_ws(q[-1]))
-			q--;
-		size_t k = 0;
-		while (q - k > css && (ident_char((unsigned char)q[-1 - (long)k])))
-			k++;
-		if ((k == 11 && !strncasecmp(q - 11, "font-family", 11)) || (k == 4 && !strncasecmp(q - 4, "font", 4)))
+	if (!n)
+		return false;
+	bool in_font_value = false;
+	for (const char *p = css; *p; p++) {
+		if (*p == ';' || *p == '{' || *p == '}') {
+			in_font_value = false;
+		} else if (*p == ':') {
+			const char *pe = p;
+			while (pe > css && is_ws(pe[-1]))
+				pe--;
+			size_t k = 0;
+			while (pe - k > css && ident_char((unsigned char)pe[-1 - (long)k]))
+				k++;
+			in_font_value = (k == 11 && !strncasecmp(pe - 11, "font-family", 11)) ||
+					(k == 4 && !strncasecmp(pe - 4, "font", 4));
+		} else if (in_font_value && !strncasecmp(p, name, n) &&
+			   (p == css || !ident_char((unsigned char)p[-1])) && !ident_char((unsigned char)p[n])) {
 			return true;
+		}
 	}
 	return false;
 }

@@ -259,11 +259,17 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		*error = bw_xstrdup("not an RFC 5322 message");
 		return NULL;
 	}
-	terminate_headers(GMIME_OBJECT(msg));
-	g_mime_message_foreach(msg, terminate_part_headers, NULL);
+	/* Rewrite first, while every part has the type the scan gives it:
+	 * changing a header's raw value makes GMime parse that header again,
+	 * and when it is the first of two Content-Type fields (cut at a NUL,
+	 * say) the part turns into application/octet-stream, so that its HTML
+	 * went out unsanitized and loaded its images when scanned again
+	 * (fuzz_sanitize found it). */
 	rewrite_state st = {.lim = lim, .stats = stats};
 	rewrite_tree(&st, msg);
 	bw_strvec_free(&st.errors);
+	terminate_headers(GMIME_OBJECT(msg));
+	g_mime_message_foreach(msg, terminate_part_headers, NULL);
 
 	bw_buf b = {0};
 	summary(&b, stats);

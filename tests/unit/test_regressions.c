@@ -166,6 +166,43 @@ static void test_two_unclosed_boundaries(void **state)
 	g_free(data);
 }
 
+/* fuzz_html (a one-hour run, 2026-11-25, a 26 KB input; this is the
+ * minimal form): an @font-face whose font-family value starts with a NUL
+ * gave an empty family name, and the search for it in the styles that use
+ * fonts matched the empty string at the same place forever. */
+static void test_font_family_starting_with_nul(void **state)
+{
+	static const char html[] = "<style>@font-face{font-family:\0x;src:url(https://a.example/f.woff)}</style>"
+				   "<p style=\"font-family:y\">text</p>";
+	bw_limits lim;
+	bw_limits_default(&lim);
+	bw_part part = { .kind = BW_PART_HTML, .data = (char *)html, .len = sizeof html - 1 };
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	m.parts = &part;
+	m.nparts = 1;
+	bw_html_extract(&m, 0, &lim);
+	assert_int_equal(m.nresources, 1);
+	assert_false(m.resources[0].on_open); /* no text uses that family */
+	m.parts = NULL;
+	m.nparts = 0;
+	bw_message_free(&m);
+}
+
+/* fuzz_sanitize (a one-hour run, 2026-11-25): a phishing_pot message whose
+ * first Content-Type field holds NUL bytes and whose second says text/html.
+ * The scan reads the body as HTML with 3 images that load on open; the
+ * sanitizer first made every header end its line (GMime cuts a raw value at
+ * a NUL), which made GMime parse the first Content-Type again, the part
+ * became application/octet-stream, and its HTML went out untouched. */
+static void test_sanitize_nul_in_content_type(void **state)
+{
+	size_t len;
+	char *data = read_data_file("fuzz-sanitize-nul-in-content-type.eml", &len);
+	assert_int_equal(sanitize_then_scan(data, len), 0);
+	g_free(data);
+}
+
 static void test_sanitize_bare_html_completes(void **state)
 {
 	(void)sanitize_then_scan(bare_html, strlen(bare_html));
@@ -273,6 +310,8 @@ int main(void)
 		cmocka_unit_test(test_archive_zip_entry_named_data),
 		cmocka_unit_test(test_two_unclosed_boundaries),
 		cmocka_unit_test(test_css_width_beyond_int),
+		cmocka_unit_test(test_sanitize_nul_in_content_type),
+		cmocka_unit_test(test_font_family_starting_with_nul),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

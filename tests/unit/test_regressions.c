@@ -43,23 +43,37 @@ static void test_css_display_17_idents_sheet(void **state)
 	bw_css_sheet_free(&sheet);
 }
 
+/* One HTML part through bw_html_extract, as the engine and fuzz_html call
+ * it; release_html frees the message but not the caller's HTML. */
+static bw_part html_part;
+
+static void extract_html(bw_message *m, const char *html, size_t len)
+{
+	bw_limits lim;
+	bw_limits_default(&lim);
+	html_part = (bw_part){ .kind = BW_PART_HTML, .data = (char *)html, .len = len };
+	memset(m, 0, sizeof *m);
+	m->parts = &html_part;
+	m->nparts = 1;
+	bw_html_extract(m, 0, &lim);
+}
+
+static void release_html(bw_message *m)
+{
+	m->parts = NULL;
+	m->nparts = 0;
+	bw_message_free(m);
+}
+
 static void test_css_display_17_idents_html(void **state)
 {
 	static const char html[] =
 		"<div style='display:a a a a a a a a a a a a a a a a a'>"
 		"<img src='https://a.example/x.png'></div>";
-	bw_limits lim;
-	bw_limits_default(&lim);
-	bw_part part = { .kind = BW_PART_HTML, .data = (char *)html, .len = strlen(html) };
 	bw_message m;
-	memset(&m, 0, sizeof m);
-	m.parts = &part;
-	m.nparts = 1;
-	bw_html_extract(&m, 0, &lim);
+	extract_html(&m, html, strlen(html));
 	assert_int_equal(m.nresources, 1);
-	m.parts = NULL;
-	m.nparts = 0;
-	bw_message_free(&m);
+	release_html(&m);
 }
 
 /* fuzz_sanitize: input whose first non-blank byte is '<'. bw_mail_parse
@@ -127,21 +141,13 @@ static char *read_data_file(const char *name, size_t *len)
 static void test_css_width_beyond_int(void **state)
 {
 	static const char html[] = "<img style='width:1e300px;height:9.66e124pt' src='https://a.example/x.png'>";
-	bw_limits lim;
-	bw_limits_default(&lim);
-	bw_part part = { .kind = BW_PART_HTML, .data = (char *)html, .len = strlen(html) };
 	bw_message m;
-	memset(&m, 0, sizeof m);
-	m.parts = &part;
-	m.nparts = 1;
-	bw_html_extract(&m, 0, &lim);
+	extract_html(&m, html, strlen(html));
 	assert_int_equal(m.nresources, 1);
 	assert_int_equal(m.resources[0].width, INT_MAX);
 	assert_int_equal(m.resources[0].height, INT_MAX);
 	assert_false(m.resources[0].flags & BW_RES_TINY);
-	m.parts = NULL;
-	m.nparts = 0;
-	bw_message_free(&m);
+	release_html(&m);
 }
 
 static void test_two_unclosed_boundaries(void **state)
@@ -174,19 +180,11 @@ static void test_font_family_starting_with_nul(void **state)
 {
 	static const char html[] = "<style>@font-face{font-family:\0x;src:url(https://a.example/f.woff)}</style>"
 				   "<p style=\"font-family:y\">text</p>";
-	bw_limits lim;
-	bw_limits_default(&lim);
-	bw_part part = { .kind = BW_PART_HTML, .data = (char *)html, .len = sizeof html - 1 };
 	bw_message m;
-	memset(&m, 0, sizeof m);
-	m.parts = &part;
-	m.nparts = 1;
-	bw_html_extract(&m, 0, &lim);
+	extract_html(&m, html, sizeof html - 1);
 	assert_int_equal(m.nresources, 1);
 	assert_false(m.resources[0].on_open); /* no text uses that family */
-	m.parts = NULL;
-	m.nparts = 0;
-	bw_message_free(&m);
+	release_html(&m);
 }
 
 /* fuzz_sanitize (a one-hour run, 2026-11-25): a phishing_pot message whose

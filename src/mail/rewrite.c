@@ -7,11 +7,17 @@
  * (which the scan does not read either), and attached messages GMime left
  * unparsed (past its 1,024 levels of nesting, GMIME_CRIT_NESTING_OVERFLOW,
  * or a message/rfc822 sent base64- or QP-encoded), which mail clients may
- * still decode and show, are replaced by a short text/plain note. */
+ * still decode and show, are replaced by a short text/plain note.
+ *
+ * And the promise is checked: writing a malformed message out again can
+ * change how it parses (a truncated multipart, a boundary cut short), so
+ * the output is read back as the scan reads it, and when anything in it
+ * would still load on open, its whole body is replaced by a note. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark/html.h"
 #include "bulwark/mail.h"
 #include "mail/mime.h"
 
@@ -224,6 +230,56 @@ static void terminate_part_headers(GMimeObject *parent, GMimeObject *part, gpoin
 	terminate_headers(part);
 }
 
+/* The message written out, NUL-terminated. It is taken from the stream's
+ * buffer, not copied: for a large message a copy would be one more
+ * message-sized allocation at the peak. (g_malloc is the system malloc since
+ * GLib 2.46, so the caller's free() is the right deallocator.) */
+static char *serialize(GMimeMessage *msg, size_t *len)
+{
+	GMimeStream *out = g_mime_stream_mem_new();
+	g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, out);
+	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
+	g_object_unref(out);
+	*len = bytes->len;
+	g_byte_array_append(bytes, (const guint8 *)"", 1);
+	return (char *)g_byte_array_free(bytes, FALSE);
+}
+
+/* Would the scan list a resource that loads on open in data? The HTML
+ * parts are read as bw_engine_scan reads them. */
+static bool loads_on_open(const char *data, size_t len, const bw_limits *lim)
+{
+	bw_message m = {0};
+	bw_mail_parse(&m, "sanitized", data, len, NULL, lim);
+	bool loads = false;
+	for (size_t i = 0; i < m.nparts && !loads; i++) {
+		if (m.parts[i].kind != BW_PART_HTML)
+			continue;
+		size_t before = m.nresources;
+		bw_html_extract(&m, (unsigned)i, lim);
+		for (size_t r = before; r < m.nresources; r++)
+			loads = loads || m.resources[r].on_open;
+	}
+	bw_message_free(&m);
+	return loads;
+}
+
+/* The last resort: the body becomes a note, the headers stay. */
+static void body_replaced(GMimeMessage *msg, const char *summary)
+{
+	GMimeTextPart *note = g_mime_text_part_new_with_subtype("plain");
+	g_mime_text_part_set_text(note, "[Bulwark removed the content of this message: its MIME structure "
+				  "is malformed, and written out again it would still load remote content "
+				  "when opened.]\n");
+	g_mime_message_set_mime_part(msg, GMIME_OBJECT(note));
+	g_object_unref(note);
+	bw_buf b = {0};
+	bw_buf_printf(&b, "%s; body replaced (malformed structure that would still load remote content)", summary);
+	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Bulwark-Sanitized", b.data, NULL);
+	bw_buf_free(&b);
+}
+
 char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 		       bw_sanitize_stats *stats, size_t *out_len, char **error)
 {
@@ -284,19 +340,19 @@ char *bw_mail_sanitize(const char *data, size_t len, const bw_limits *lim,
 	if (cut)
 		bw_buf_printf(&b, "; truncated at byte %zu (%s)", (size_t)(cut - 1), why ? why : "limit");
 	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Bulwark-Sanitized", b.data, NULL);
-	bw_buf_free(&b);
 
-	/* The output is taken from the stream's buffer, not copied: for a large
-	 * message a copy would be one more message-sized allocation at the
-	 * peak. (g_malloc is the system malloc since GLib 2.46, so the caller's
-	 * free() is the right deallocator.) */
-	GMimeStream *out = g_mime_stream_mem_new();
-	g_mime_object_write_to_stream(GMIME_OBJECT(msg), NULL, out);
+	char *text = serialize(msg, out_len);
+	if (loads_on_open(text, *out_len, lim)) {
+		free(text);
+		body_replaced(msg, b.data);
+		text = serialize(msg, out_len);
+		if (loads_on_open(text, *out_len, lim)) {
+			free(text);
+			text = NULL;
+			*error = bw_xstrdup("the sanitized message still loads remote content");
+		}
+	}
+	bw_buf_free(&b);
 	g_object_unref(msg);
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(out), FALSE);
-	g_object_unref(out);
-	*out_len = bytes->len;
-	g_byte_array_append(bytes, (const guint8 *)"", 1);
-	return (char *)g_byte_array_free(bytes, FALSE);
+	return text;
 }

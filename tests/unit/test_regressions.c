@@ -201,6 +201,20 @@ static void test_sanitize_nul_in_content_type(void **state)
 	g_free(data);
 }
 
+/* fuzz_sanitize (a second run, 2026-11-25): a message cut off inside an
+ * unclosed multipart whose boundary parameter GMime writes out differently.
+ * The scan saw no HTML and the sanitizer changed nothing, but the message
+ * written out again parsed into HTML parts with 8 CSS backgrounds that load
+ * on open. The sanitizer now reads its output back and, when anything
+ * would load, replaces the body with a note. */
+static void test_sanitize_truncated_multipart(void **state)
+{
+	size_t len;
+	char *data = read_data_file("fuzz-sanitize-truncated-multipart.eml", &len);
+	assert_int_equal(sanitize_then_scan(data, len), 0);
+	g_free(data);
+}
+
 static void test_sanitize_bare_html_completes(void **state)
 {
 	(void)sanitize_then_scan(bare_html, strlen(bare_html));
@@ -310,6 +324,7 @@ int main(void)
 		cmocka_unit_test(test_css_width_beyond_int),
 		cmocka_unit_test(test_sanitize_nul_in_content_type),
 		cmocka_unit_test(test_font_family_starting_with_nul),
+		cmocka_unit_test(test_sanitize_truncated_multipart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

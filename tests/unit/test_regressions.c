@@ -91,6 +91,19 @@ static const char bare_html[] = "<:<img src=http:\">";
 static const char nul_header[] = "Content-:\0\n\nContent-type:text/html\n\n"
 				 "<link href=\"http:9\"rel=\"stylesheet\">";
 
+/* How many resources a scan of data lists as loading on open. */
+static size_t scan_on_open(bw_engine *e, const char *data, size_t len)
+{
+	bw_message m;
+	memset(&m, 0, sizeof m);
+	bw_engine_scan(e, &m, "input", data, len);
+	size_t on_open = 0;
+	for (size_t i = 0; i < m.nresources; i++)
+		on_open += m.resources[i].on_open;
+	bw_message_free(&m);
+	return on_open;
+}
+
 /* Sanitizes in, scans the result; returns how many resources load on open. */
 static size_t sanitize_then_scan(const char *in, size_t len)
 {
@@ -106,13 +119,7 @@ static size_t sanitize_then_scan(const char *in, size_t len)
 	char *out = bw_mail_sanitize(in, len, &lim, &stats, &out_len, &error);
 	assert_non_null(out);
 	free(error);
-	bw_message m;
-	memset(&m, 0, sizeof m);
-	bw_engine_scan(e, &m, "sanitized", out, out_len);
-	size_t on_open = 0;
-	for (size_t i = 0; i < m.nresources; i++)
-		on_open += m.resources[i].on_open;
-	bw_message_free(&m);
+	size_t on_open = scan_on_open(e, out, out_len);
 	free(out);
 	bw_engine_free(e);
 	return on_open;
@@ -159,14 +166,7 @@ static void test_two_unclosed_boundaries(void **state)
 	bw_strvec errors = {0};
 	bw_engine *e = bw_engine_new(&cfg, &errors);
 	bw_strvec_free(&errors);
-	bw_message m;
-	memset(&m, 0, sizeof m);
-	bw_engine_scan(e, &m, "input", data, len);
-	size_t on_open = 0;
-	for (size_t i = 0; i < m.nresources; i++)
-		on_open += m.resources[i].on_open;
-	assert_int_equal(on_open, 4); /* what the scan now sees, as a client would */
-	bw_message_free(&m);
+	assert_int_equal(scan_on_open(e, data, len), 4); /* what the scan now sees, as a client would */
 	bw_engine_free(e);
 	assert_int_equal(sanitize_then_scan(data, len), 0);
 	g_free(data);
@@ -187,6 +187,16 @@ static void test_font_family_starting_with_nul(void **state)
 	release_html(&m);
 }
 
+/* The fuzzer's input in tests/unit/data, sanitized and scanned again: nothing
+ * may load on open. */
+static void assert_sanitized_file_quiet(const char *name)
+{
+	size_t len;
+	char *data = read_data_file(name, &len);
+	assert_int_equal(sanitize_then_scan(data, len), 0);
+	g_free(data);
+}
+
 /* fuzz_sanitize (a one-hour run, 2026-11-25): a phishing_pot message whose
  * first Content-Type field holds NUL bytes and whose second says text/html.
  * The scan reads the body as HTML with 3 images that load on open; the
@@ -195,10 +205,7 @@ static void test_font_family_starting_with_nul(void **state)
  * became application/octet-stream, and its HTML went out untouched. */
 static void test_sanitize_nul_in_content_type(void **state)
 {
-	size_t len;
-	char *data = read_data_file("fuzz-sanitize-nul-in-content-type.eml", &len);
-	assert_int_equal(sanitize_then_scan(data, len), 0);
-	g_free(data);
+	assert_sanitized_file_quiet("fuzz-sanitize-nul-in-content-type.eml");
 }
 
 /* fuzz_sanitize (a second run, 2026-11-25): a message cut off inside an
@@ -209,10 +216,7 @@ static void test_sanitize_nul_in_content_type(void **state)
  * would load, replaces the body with a note. */
 static void test_sanitize_truncated_multipart(void **state)
 {
-	size_t len;
-	char *data = read_data_file("fuzz-sanitize-truncated-multipart.eml", &len);
-	assert_int_equal(sanitize_then_scan(data, len), 0);
-	g_free(data);
+	assert_sanitized_file_quiet("fuzz-sanitize-truncated-multipart.eml");
 }
 
 static void test_sanitize_bare_html_completes(void **state)
